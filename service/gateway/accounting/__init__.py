@@ -1,0 +1,1 @@
+"""Tokens and cost: counting with tiktoken, pricing with genai-prices."""

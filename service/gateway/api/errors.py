@@ -1,0 +1,83 @@
+"""One error shape on every surface: each failure becomes the OpenAI error JSON.
+
+Registered by ``create_app``. Werkzeug's HTTP errors (unknown path, wrong method,
+body too large) are translated to the matching ``GatewayError``; anything unexpected
+is logged and answered as a 500 ``internal_error`` without a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from ..context import new_request_id
+from ..errors import (
+    BodyTooLargeError,
+    GatewayError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    UnsupportedMediaTypeError,
+)
+
+logger = logging.getLogger(__name__)
+
+_FROM_HTTP: dict[int, type[GatewayError]] = {
+    404: NotFoundError,
+    405: MethodNotAllowedError,
+    413: BodyTooLargeError,
+    415: UnsupportedMediaTypeError,
+}
+
+
+def error_response(error: GatewayError) -> Response:
+    call = g.get("call")
+    if call is not None:
+        call.error = error
+        call.status = error.status
+    request_id = g.get("request_id")
+    response = Response(
+        orjson.dumps(error.to_body(request_id)),
+        status=error.status,
+        mimetype="application/json",
+    )
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    if request_id:
+        response.headers["x-request-id"] = request_id
+
+    return response
+
+
+def handle_gateway_error(error: GatewayError) -> Response:
+    return error_response(error)
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    cls = _FROM_HTTP.get(status, InvalidRequestError if status < 500 else GatewayError)
+    message = {
+        404: f"no such endpoint: {request.method} {request.path}",
+        405: f"{request.method} is not allowed on {request.path}",
+        413: "the request body is too large",
+    }.get(status, error.description or "invalid request")
+    return error_response(cls(message))
+
+
+def handle_unexpected(error: Exception) -> Response:
+    logger.exception("unhandled error")
+    return error_response(GatewayError("internal error"))
+
+
+def assign_request_id() -> None:
+    g.request_id = new_request_id()
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.register_error_handler(GatewayError, handle_gateway_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,118 @@
+"""The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models,
+and /v1/spend (the calling key's own spend)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, request
+
+from .. import pipeline
+from ..attribution import read_caller
+from ..context import CallContext
+from ..keys import authenticate, utc_now
+from ..reports import REPORT_COLUMNS, spend_report
+from . import current_gateway
+from .bodies import load_args, read_json, validate_body
+from .replies import csv_response, json_response
+from .schemas import ChatCompletionSchema, EmbeddingsSchema, SpendQuerySchema
+
+blueprint = Blueprint("openai", __name__, url_prefix="/v1")
+
+_CHAT = ChatCompletionSchema()
+_EMBEDDINGS = EmbeddingsSchema()
+_SPEND = SpendQuerySchema()
+_RECORDED_ENDPOINTS = {
+    "/v1/chat/completions": "chat",
+    "/v1/embeddings": "embeddings",
+    "/v1/responses": "responses",
+}
+
+
+def presented_key() -> str | None:
+    """The key from ``Authorization: Bearer`` or ``x-api-key``."""
+    authorization = request.headers.get("Authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+
+    return request.headers.get("x-api-key") or None
+
+
+@blueprint.before_request
+def authenticate_call() -> None:
+    endpoint = _RECORDED_ENDPOINTS.get(request.path)
+    if endpoint is not None:
+        call = CallContext(
+            endpoint=endpoint, request_id=g.request_id, created_at=utc_now()
+        )
+        call.caller = read_caller(request.headers)
+        g.call = call
+    key = authenticate(current_gateway().store, presented_key())
+    if endpoint is not None:
+        g.call.key = key
+    g.key = key
+
+
+@blueprint.teardown_request
+def record_call(exc: BaseException | None) -> None:
+    call = g.get("call")
+    if call is not None and not g.get("stream_owns_call"):
+        pipeline.record_call(current_gateway(), call)
+
+
+@blueprint.post("/chat/completions")
+def chat_completions() -> Response:
+    body = read_json(request)
+    g.call.model_requested = body.get("model") if isinstance(body.get("model"), str) else None
+    validate_body(_CHAT, body)
+    gateway = current_gateway()
+    call = g.call
+    call.caller = read_caller(request.headers, body.get("user"))
+    if body.get("stream"):
+        stream = pipeline.start_chat_stream(gateway, call, body)
+        g.stream_owns_call = True
+        headers = {**pipeline.stream_headers(call), "Cache-Control": "no-cache"}
+        return Response(stream, mimetype="text/event-stream", headers=headers)
+
+    result = pipeline.complete_chat(gateway, call, body)
+    return json_response(result, headers=pipeline.gateway_headers(call))
+
+
+@blueprint.post("/embeddings")
+def embeddings() -> Response:
+    body = read_json(request)
+    g.call.model_requested = body.get("model") if isinstance(body.get("model"), str) else None
+    validate_body(_EMBEDDINGS, body)
+    call = g.call
+    call.caller = read_caller(request.headers, body.get("user"))
+    result = pipeline.create_embeddings(current_gateway(), call, body)
+    return json_response(result, headers=pipeline.gateway_headers(call))
+
+
+@blueprint.get("/models")
+def list_models() -> Response:
+    gateway = current_gateway()
+    models = [
+        {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": route.targets[0].provider,
+        }
+        for name, route in sorted(gateway.config.routes.items())
+        if g.key.allows_model(name)
+    ]
+    return json_response({"object": "list", "data": models})
+
+
+@blueprint.get("/spend")
+def own_spend() -> Response:
+    query = load_args(_SPEND, request.args)
+    query["key_id"] = g.key.id
+    gateway = current_gateway()
+    report = spend_report(gateway.store, query, gateway.now())
+    if query["format"] == "csv":
+        rows = report["groups"] if report["group_by"] else [report["total"]]
+        columns = [*report["group_by"], *REPORT_COLUMNS]
+        return csv_response(rows, columns, "spend.csv")
+
+    return json_response(report)

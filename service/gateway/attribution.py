@@ -1,0 +1,70 @@
+"""Who is calling: workflow, execution, node, user and tags, from request headers.
+
+Header names are documented in docs/api.md. n8n's own identifiers are accepted under
+their ``X-N8n-`` names too, and ``X-Gateway-Metadata`` carries them all in one header
+for clients that can add only one (n8n's built-in OpenAI credential).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_MAX_VALUE = 200
+_MAX_TAGS = 20
+
+# field -> header names, first found wins.
+_HEADERS: dict[str, tuple[str, ...]] = {
+    "workflow_id": ("x-workflow-id", "x-n8n-workflow-id"),
+    "workflow_name": ("x-workflow-name", "x-n8n-workflow-name"),
+    "execution_id": ("x-execution-id", "x-n8n-execution-id"),
+    "node_name": ("x-node-name", "x-n8n-node-name"),
+    "user": ("x-user-id", "x-end-user-id"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    workflow_id: str | None = None
+    workflow_name: str | None = None
+    execution_id: str | None = None
+    node_name: str | None = None
+    user: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+def read_caller(headers: Mapping[str, str], body_user: object = None) -> Caller:
+    """Build the caller from headers (lower-case names); the body's ``user`` is the
+    fallback for the user."""
+    combined = _parse_metadata(headers.get("x-gateway-metadata", ""))
+    values: dict[str, str | None] = {}
+    for field, names in _HEADERS.items():
+        value = next((headers[n] for n in names if headers.get(n)), None)
+        values[field] = _clean(value or combined.get(field))
+    if values["user"] is None and isinstance(body_user, str):
+        values["user"] = _clean(body_user)
+
+    tags = _parse_tags(headers.get("x-tags", "")) + _parse_tags(combined.get("tags", ""))
+    return Caller(**values, tags=tuple(dict.fromkeys(tags))[:_MAX_TAGS])
+
+
+def _parse_metadata(value: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for part in value.split(";"):
+        name, sep, item = part.partition("=")
+        if sep:
+            pairs[name.strip().lower().replace("-", "_")] = item.strip()
+
+    return pairs
+
+
+def _parse_tags(value: str) -> list[str]:
+    return [tag for tag in (_clean(item) for item in value.split(",")) if tag]
+
+
+def _clean(value: str | None) -> str | None:
+    """Printable, trimmed, length-capped; None when empty."""
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in value if ch.isprintable()).strip()[:_MAX_VALUE]
+    return cleaned or None

@@ -1,0 +1,98 @@
+"""The two contexts a call runs in: the per-app ``Gateway`` (long-lived objects) and
+the per-request ``CallContext`` (everything the request row will record)."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .accounting.pricing import PriceCard, Pricer
+from .attribution import Caller
+from .config import GatewayConfig, Settings, Target
+from .errors import GatewayError
+from .keys import VirtualKey
+from .providers.types import Usage
+from .routing.policy import TargetLoad
+from .storage.sqlite import SQLiteStore
+from .storage.writer import RecordWriter
+from .transport import Transport
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+@dataclass(slots=True)
+class Gateway:
+    """Everything a worker shares between requests; lives in app.extensions."""
+
+    settings: Settings
+    config: GatewayConfig
+    store: SQLiteStore
+    writer: RecordWriter
+    transport: Transport
+    pricer: Pricer
+    rng: random.Random = field(default_factory=random.Random)
+    load: dict[str, TargetLoad] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    number: int
+    target: Target
+    kind: str
+    wait_ms: float
+    latency_ms: float = 0.0
+    status: int | None = None
+    error_type: str | None = None
+    outcome: str = "success"
+    created_at: str = ""
+
+
+@dataclass(slots=True)
+class CallContext:
+    """One request through the gateway, from arrival to its row in the log."""
+
+    endpoint: str
+    request_id: str = field(default_factory=new_request_id)
+    started: float = field(default_factory=time.perf_counter)
+    created_at: str = ""
+    key: VirtualKey | None = None
+    caller: Caller = field(default_factory=Caller)
+    model_requested: str | None = None
+    stream: bool = False
+    upstream_seconds: float = 0.0
+    downstream_seconds: float = 0.0
+    first_byte_seconds: float | None = None
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    target: Target | None = None
+    model_used: str | None = None
+    usage: Usage | None = None
+    price: PriceCard | None = None
+    cost_usd: float = 0.0
+    status: int = 0
+    error: GatewayError | None = None
+    finish_reason: str | None = None
+    recorded: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def overhead_ms(self) -> float:
+        """Time the gateway itself spent: total minus waiting on provider and client."""
+        waiting = self.upstream_seconds + self.downstream_seconds
+        return max(0.0, self.elapsed_ms() - waiting * 1000)
+
+    @property
+    def provider(self) -> str | None:
+        return self.target.provider if self.target else None

@@ -1,0 +1,239 @@
+"""The gateway's one error tree and its one JSON shape.
+
+    GatewayError                      500 internal_error
+    ├── InvalidRequestError           400 invalid_request_error
+    │   ├── BodyTooLargeError         413
+    │   └── UnsupportedMediaTypeError 415
+    ├── AuthenticationError           401 authentication_error
+    ├── PermissionDeniedError         403 permission_error
+    ├── NotFoundError                 404 not_found_error
+    ├── MethodNotAllowedError         405 invalid_request_error
+    ├── BudgetExceededError           402 budget_exceeded
+    ├── RateLimitedError              429 rate_limit_exceeded
+    ├── ClientDisconnectedError       499 client_disconnected (never sent; recorded)
+    ├── ProviderError                 502 provider_error
+    │   ├── ProviderConnectionError   502 provider_connection_error   retryable
+    │   ├── ProviderTimeoutError      504 provider_timeout            retryable
+    │   ├── ProviderUnavailableError  502 provider_unavailable        retryable (5xx)
+    │   ├── ProviderRateLimitError    429 provider_rate_limited       retryable
+    │   ├── ProviderInvalidResponseError 502 provider_invalid_response retryable
+    │   ├── ProviderStreamError       502 provider_stream_error (after the first byte)
+    │   ├── ProviderAuthError         502 provider_auth_error (the gateway's provider key)
+    │   ├── ProviderQuotaError        502 provider_quota_exceeded (its account is empty)
+    │   └── ProviderRejectedError     400 invalid_request_error (the provider said no)
+    │       ├── ContextWindowExceededError  code context_length_exceeded
+    │       └── ContentPolicyError          code content_policy_violation
+    └── ConfigError                   500 config_error (start-up only)
+
+Every class carries its HTTP ``status``, its ``type`` (a closed vocabulary) and whether
+it is ``retryable`` on the same target. The routing policy reads those attributes; it
+never catches broad exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Key-shaped strings: OpenAI/Anthropic/ours (sk-...), Groq (gsk_), Google (AIza...),
+# bearer tokens and key query parameters. Used on provider messages and log records.
+_SECRET_PATTERNS = re.compile(
+    r"(sk-[A-Za-z0-9_\-*.]{6,}|gsk_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9_\-.=*]{8,}|(?<=[?&]key=)[^&\s\"']+)"
+)
+
+
+def redact_secrets(text: str) -> str:
+    """Replace anything key-shaped in ``text`` with ``[redacted]``."""
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway answers with."""
+
+    status = 500
+    type = "internal_error"
+    retryable = False
+    default_code: str | None = None
+
+    def __init__(
+        self,
+        message: str = "internal error",
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code or self.default_code
+        self.details = details
+        self.headers = headers or {}
+
+    def to_body(self, request_id: str | None) -> dict[str, Any]:
+        """Render the OpenAI-compatible error JSON every surface answers with."""
+        error: dict[str, Any] = {
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
+            "request_id": request_id,
+        }
+        if self.details is not None:
+            error["details"] = self.details
+
+        return {"error": error}
+
+
+class InvalidRequestError(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class BodyTooLargeError(InvalidRequestError):
+    status = 413
+    default_code = "body_too_large"
+
+
+class UnsupportedMediaTypeError(InvalidRequestError):
+    status = 415
+    default_code = "unsupported_media_type"
+
+
+class AuthenticationError(GatewayError):
+    status = 401
+    type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDeniedError(GatewayError):
+    status = 403
+    type = "permission_error"
+
+
+class NotFoundError(GatewayError):
+    status = 404
+    type = "not_found_error"
+
+
+class MethodNotAllowedError(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class BudgetExceededError(GatewayError):
+    status = 402
+    type = "budget_exceeded"
+    default_code = "budget_exceeded"
+
+
+class RateLimitedError(GatewayError):
+    status = 429
+    type = "rate_limit_exceeded"
+    default_code = "rate_limit_exceeded"
+
+
+class ClientDisconnectedError(GatewayError):
+    """The client went away; recorded on the request row, never sent."""
+
+    status = 499
+    type = "client_disconnected"
+
+
+class ConfigError(GatewayError):
+    type = "config_error"
+
+
+class ProviderError(GatewayError):
+    """An upstream call failed. ``provider`` names the provider config entry."""
+
+    status = 502
+    type = "provider_error"
+
+    def __init__(
+        self,
+        message: str = "the provider failed",
+        *,
+        provider: str | None = None,
+        upstream_status: int | None = None,
+        retry_after: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.provider = provider
+        self.upstream_status = upstream_status
+        self.retry_after = retry_after
+
+    def to_body(self, request_id: str | None) -> dict[str, Any]:
+        body = super().to_body(request_id)
+        body["error"]["provider"] = self.provider
+        return body
+
+
+class ProviderConnectionError(ProviderError):
+    type = "provider_connection_error"
+    retryable = True
+
+
+class ProviderTimeoutError(ProviderError):
+    status = 504
+    type = "provider_timeout"
+    retryable = True
+
+
+class ProviderUnavailableError(ProviderError):
+    type = "provider_unavailable"
+    retryable = True
+
+
+class ProviderRateLimitError(ProviderError):
+    status = 429
+    type = "provider_rate_limited"
+    retryable = True
+
+
+class ProviderInvalidResponseError(ProviderError):
+    type = "provider_invalid_response"
+    retryable = True
+
+
+class ProviderStreamError(ProviderError):
+    type = "provider_stream_error"
+
+
+class ProviderAuthError(ProviderError):
+    type = "provider_auth_error"
+
+
+class ProviderQuotaError(ProviderError):
+    """The gateway's provider account is out of credit (not a rate limit)."""
+
+    type = "provider_quota_exceeded"
+
+
+class ProviderRejectedError(ProviderError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class ContextWindowExceededError(ProviderRejectedError):
+    default_code = "context_length_exceeded"
+
+
+class ContentPolicyError(ProviderRejectedError):
+    default_code = "content_policy_violation"
+
+
+def all_error_classes() -> list[type[GatewayError]]:
+    """Every class in the tree, root first (used by the error-shape test)."""
+    found: list[type[GatewayError]] = []
+    pending: list[type[GatewayError]] = [GatewayError]
+    while pending:
+        cls = pending.pop(0)
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+
+    return found

@@ -1,0 +1,77 @@
+"""Logging: one JSON object per line, fields passed as data, secrets scrubbed.
+
+Handlers are installed only when the host (gunicorn, a test runner) has not
+configured the ``gateway`` logger already. Prompts, completions and keys are never
+logged; ``RedactingFilter`` scrubs key-shaped strings from every record as a last
+line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import orjson
+
+from .errors import redact_secrets
+
+
+class JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if fields:
+            entry.update(fields)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        elif record.exc_info:
+            entry["exception"] = redact_secrets(self.formatException(record.exc_info))
+
+        return orjson.dumps(entry, default=str).decode()
+
+
+class RedactingFilter(logging.Filter):
+    """Scrub key-shaped strings from the message, its arguments and its fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = redact_secrets(str(record.msg))
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = {
+                name: redact_secrets(value) if isinstance(value, str) else value
+                for name, value in fields.items()
+            }
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact_secrets(self._format_exception(record))
+            record.exc_info = None
+
+        return True
+
+    @staticmethod
+    def _format_exception(record: logging.LogRecord) -> str:
+        return logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
+
+
+def init_logging(level: str) -> None:
+    """Send the gateway's logs to stderr as JSON lines, unless already configured."""
+    logger = logging.getLogger("gateway")
+    logger.setLevel(level.upper())
+    if logger.handlers:
+        return
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JSONFormatter())
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,133 @@
+"""Pure routing decisions: retry or not, how long to wait, fall back or not, and in
+which order to try the targets of one level. No I/O, no clock, no globals: the
+runner passes in everything, including the random source."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..errors import (
+    ContentPolicyError,
+    ContextWindowExceededError,
+    GatewayError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderQuotaError,
+    ProviderRejectedError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Seconds and counts. ``max_retries`` is per target; ``max_wait`` caps the total
+    time a call spends waiting between attempts, across all targets."""
+
+    max_retries: int = 2
+    backoff_base: float = 0.25
+    backoff_cap: float = 8.0
+    max_wait: float = 30.0
+    fallback_on_content_policy: bool = False
+
+
+def retry_delay(
+    error: GatewayError, retry_number: int, policy: RetryPolicy, rng: random.Random
+) -> float:
+    """Seconds to wait before retry ``retry_number`` (1-based) of the same target.
+
+    Exponential backoff with full jitter, unless the provider said how long to wait
+    (Retry-After and friends), which is honoured exactly.
+    """
+    asked = getattr(error, "retry_after", None)
+    if asked is not None:
+        return float(asked)
+
+    ceiling = min(policy.backoff_cap, policy.backoff_base * 2 ** (retry_number - 1))
+    return rng.uniform(0, ceiling)
+
+
+def should_retry(
+    error: GatewayError,
+    retries_done: int,
+    delay: float,
+    waited: float,
+    policy: RetryPolicy,
+) -> bool:
+    """Retry the same target? Only retryable errors, within the count and wait caps."""
+    if not error.retryable or retries_done >= policy.max_retries:
+        return False
+
+    return waited + delay <= policy.max_wait
+
+
+def should_fall_back(error: GatewayError, policy: RetryPolicy) -> bool:
+    """Move on to the next target after ``error`` (retries spent or not retryable)?
+
+    A request the provider rejected as invalid would be rejected anywhere, so it is
+    not passed on; a context window too small or a target that is broken (our key,
+    our quota, an unknown model) is a reason to try the next target.
+    """
+    if isinstance(error, ContentPolicyError):
+        return policy.fallback_on_content_policy
+    if isinstance(error, ContextWindowExceededError):
+        return True
+    if isinstance(error, ProviderRejectedError):
+        return False
+    if isinstance(error, ProviderAuthError | ProviderQuotaError):
+        return True
+
+    return isinstance(error, ProviderError)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLoad:
+    """What the runner knows of a target right now, for load balancing."""
+
+    in_flight: int = 0
+    latency_ms: float | None = None
+
+
+def order_level(
+    target_ids: Sequence[str],
+    weights: Sequence[float],
+    strategy: str,
+    load: Mapping[str, TargetLoad],
+    rng: random.Random,
+) -> list[int]:
+    """Indexes of one level's targets in the order to try them.
+
+    ``weighted``: a weighted random order (a target with twice the weight is first
+    twice as often). ``least-in-flight``: fewest calls in flight first.
+    ``lowest-latency``: lowest recent latency first; targets never measured come
+    first so they get measured. Ties break by weight, then at random.
+    """
+    indexes = list(range(len(target_ids)))
+    if len(indexes) < 2:
+        return indexes
+    if strategy == "weighted":
+        return _weighted_order(indexes, weights, rng)
+
+    jitter = {index: rng.random() for index in indexes}
+    if strategy == "least-in-flight":
+        def key(index: int) -> tuple[float, ...]:
+            state = load.get(target_ids[index], TargetLoad())
+            return (state.in_flight, -weights[index], jitter[index])
+    else:
+        def key(index: int) -> tuple[float, ...]:
+            state = load.get(target_ids[index], TargetLoad())
+            latency = -1.0 if state.latency_ms is None else state.latency_ms
+            return (latency, -weights[index], jitter[index])
+
+    return sorted(indexes, key=key)
+
+
+def _weighted_order(
+    indexes: list[int], weights: Sequence[float], rng: random.Random
+) -> list[int]:
+    # Efraimidis-Spirakis: sort by u ** (1 / w), a weighted sample without replacement.
+    def draw(index: int) -> float:
+        weight = weights[index]
+        return rng.random() ** (1.0 / weight) if weight > 0 else -1.0
+
+    return sorted(indexes, key=draw, reverse=True)
