@@ -83,7 +83,9 @@ class CallContext:
     error: GatewayError | None = None
     finish_reason: str | None = None
     recorded: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    waiting_upstream: bool = False
+    client_gone: bool = False
+    watch: Any = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

@@ -128,6 +128,8 @@ def _relay_stream(
         finished = True
         tail = _sse(_usage_chunk(call, last)) if include_usage else b""
         yield tail + b"data: [DONE]\n\n"
+    except ClientDisconnectedError:
+        pass
     except ProviderError as error:
         stream_error = error if isinstance(error, ProviderStreamError) else _as_stream_error(error)
         call.error = stream_error
@@ -137,6 +139,8 @@ def _relay_stream(
         yield _sse(stream_error.to_body(call.request_id))
     finally:
         upstream.close()
+        if call.watch is not None:
+            call.watch.stop()
         if not finished:
             call.error = ClientDisconnectedError("the client disconnected mid-stream")
             call.status = ClientDisconnectedError.status

@@ -73,17 +73,32 @@ def _file_sha256(path: str) -> str | None:
 def warm_encodings() -> None:
     """Load both encodings now (call before forking workers so they share them)."""
     for name in _ENCODING_SHA256:
-        tiktoken.get_encoding(name)
+        _get_encoding(name)
     encoding_for("gpt-4o-mini")
+
+
+@functools.cache
+def _installed() -> bool:
+    # tiktoken reads TIKTOKEN_CACHE_DIR on every load, so install once per process
+    # before the first one, wherever the process started.
+    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
+        install_encodings(default_cache_dir())
+    return True
+
+
+def _get_encoding(name: str) -> tiktoken.Encoding:
+    _installed()
+    return tiktoken.get_encoding(name)
 
 
 @functools.cache
 def encoding_for(model: str) -> tiktoken.Encoding:
     """The model's tokenizer; o200k_base for models tiktoken does not know."""
+    _installed()
     try:
         return tiktoken.encoding_for_model(model)
     except KeyError:
-        return tiktoken.get_encoding(DEFAULT_ENCODING)
+        return _get_encoding(DEFAULT_ENCODING)
 
 
 def count_text_tokens(text: str, model: str) -> int:

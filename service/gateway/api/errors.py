@@ -40,7 +40,7 @@ def error_response(error: GatewayError) -> Response:
         call.status = error.status
     request_id = g.get("request_id")
     response = Response(
-        orjson.dumps(error.to_body(request_id)),
+        orjson.dumps(error.to_body(request_id), option=orjson.OPT_NON_STR_KEYS),
         status=error.status,
         mimetype="application/json",
     )

@@ -1,19 +1,25 @@
-"""The OpenAI-compatible surface: /v1/chat/completions, /v1/embeddings, /v1/models,
-and /v1/spend (the calling key's own spend)."""
+"""The OpenAI-compatible surface: /v1/chat/completions, /v1/responses, /v1/embeddings,
+/v1/models, and /v1/spend (the calling key's own spend)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
-from .. import pipeline
+from .. import pipeline, responses_api
 from ..attribution import read_caller
 from ..context import CallContext
+from ..disconnect import ClientWatch
 from ..keys import authenticate, utc_now
 from ..reports import REPORT_COLUMNS, spend_report
 from . import current_gateway
 from .bodies import load_args, read_json, validate_body
 from .replies import csv_response, json_response
-from .schemas import ChatCompletionSchema, EmbeddingsSchema, SpendQuerySchema
+from .schemas import (
+    ChatCompletionSchema,
+    EmbeddingsSchema,
+    ResponsesSchema,
+    SpendQuerySchema,
+)
 
 blueprint = Blueprint("openai", __name__, url_prefix="/v1")
 
@@ -45,6 +51,7 @@ def authenticate_call() -> None:
             endpoint=endpoint, request_id=g.request_id, created_at=utc_now()
         )
         call.caller = read_caller(request.headers)
+        call.watch = ClientWatch(request.environ, call)
         g.call = call
     key = authenticate(current_gateway().store, presented_key())
     if endpoint is not None:
@@ -56,6 +63,7 @@ def authenticate_call() -> None:
 def record_call(exc: BaseException | None) -> None:
     call = g.get("call")
     if call is not None and not g.get("stream_owns_call"):
+        call.watch.stop()
         pipeline.record_call(current_gateway(), call)
 
 
@@ -116,3 +124,31 @@ def own_spend() -> Response:
         return csv_response(rows, columns, "spend.csv")
 
     return json_response(report)
+
+
+_RESPONSES = ResponsesSchema()
+
+
+@blueprint.post("/responses")
+def create_response() -> Response:
+    """OpenAI's Responses API, translated to and from a chat completion."""
+    body = read_json(request)
+    model = body.get("model")
+    g.call.model_requested = model if isinstance(model, str) else None
+    validate_body(_RESPONSES, body)
+    chat_body = responses_api.build_chat_body(body)
+    gateway = current_gateway()
+    call = g.call
+    call.caller = read_caller(request.headers, body.get("user"))
+    response_id = responses_api.response_id_for(call.request_id)
+    if chat_body.get("stream"):
+        chat_stream = pipeline.start_chat_stream(gateway, call, chat_body)
+        g.stream_owns_call = True
+        state = responses_api.ResponseStream(body, response_id)
+        events = responses_api.relay_stream(chat_stream, state)
+        headers = {**pipeline.stream_headers(call), "Cache-Control": "no-cache"}
+        return Response(events, mimetype="text/event-stream", headers=headers)
+
+    completion = pipeline.complete_chat(gateway, call, chat_body)
+    result = responses_api.build_response(completion, body, response_id)
+    return json_response(result, headers=pipeline.gateway_headers(call))

@@ -292,3 +292,79 @@ class SpendQuerySchema(Schema):
     def check_period_or_range(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("period") and (data.get("since") or data.get("until")):
             raise ValidationError("give period or since/until, not both", "period")
+
+
+class ResponsesInput(fields.Field):
+    """A non-empty string, or a non-empty list of input items (objects)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and value:
+            return value
+        is_items = isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        if is_items and value:
+            return value
+        raise ValidationError(
+            "must be a non-empty string or a non-empty list of items"
+        )
+
+
+class ResponsesFormatSchema(Schema):
+    """``text.format`` of the Responses API: flat, unlike chat's ``response_format``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(
+        required=True, validate=validate.OneOf(["text", "json_object", "json_schema"])
+    )
+    name = fields.String(validate=validate.Length(min=1, max=64))
+    schema = fields.Dict()
+    description = fields.String(allow_none=True)
+    strict = fields.Boolean(allow_none=True)
+
+    @validates_schema
+    def check_schema_given(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("type") != "json_schema":
+            return
+        for name in ("name", "schema"):
+            if name not in data:
+                raise ValidationError(f"{name} is required for json_schema", name)
+
+
+class ResponsesTextSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    format = fields.Nested(ResponsesFormatSchema, allow_none=True)
+    verbosity = fields.String(
+        validate=validate.OneOf(["low", "medium", "high"]), allow_none=True
+    )
+
+
+class ResponsesSchema(Schema):
+    """``POST /v1/responses``. Items, tools and unsupported features are checked
+    while translating (``responses_api``), which names the offending parameter."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    model = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    input = ResponsesInput(required=True)
+    instructions = fields.String(allow_none=True)
+    stream = fields.Boolean(allow_none=True)
+    max_output_tokens = fields.Integer(
+        strict=True, validate=validate.Range(min=1), allow_none=True
+    )
+    temperature = fields.Float(validate=validate.Range(min=0, max=2), allow_none=True)
+    top_p = fields.Float(validate=validate.Range(min=0, max=1), allow_none=True)
+    tools = fields.List(fields.Dict(), allow_none=True)
+    tool_choice = fields.Raw(allow_none=True)
+    parallel_tool_calls = fields.Boolean(allow_none=True)
+    text = fields.Nested(ResponsesTextSchema, allow_none=True)
+    reasoning = fields.Dict(allow_none=True)
+    user = fields.String(allow_none=True)
+    metadata = fields.Dict(
+        keys=fields.String(), values=fields.String(), allow_none=True
+    )
+    store = fields.Boolean(allow_none=True)
+    background = fields.Boolean(allow_none=True)

@@ -15,11 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import ModuleType
 
-from . import openai
+from . import anthropic, openai
 
 PROVIDER_TYPES: dict[str, ModuleType] = {
     "openai": openai,
     "openai-compatible": openai,
+    "anthropic": anthropic,
     "demo": openai,
 }
 

@@ -668,7 +668,8 @@ def error_from_event(data: dict[str, Any]) -> ProviderError:
     """Build the error of an ``error`` event, which arrives after a 200.
 
     The class follows the status Anthropic pairs with the error type, e.g. 529 for
-    ``overloaded_error``. https://platform.claude.com/docs/en/build-with-claude/streaming
+    ``overloaded_error``.
+    https://platform.claude.com/docs/en/build-with-claude/streaming
     """
     detail = data.get("error")
     kind = detail.get("type") if isinstance(detail, dict) else None

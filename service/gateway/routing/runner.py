@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..config import ProviderEntry, Route, Target
@@ -114,7 +115,8 @@ def _try_target(
             wait = retry_delay(error, retries + 1, policy, gateway.rng)
             if should_retry(error, retries, wait, state["waited"], policy):
                 attempt.outcome = "retried"
-                time.sleep(wait)
+                with waiting_on_upstream(call):
+                    time.sleep(wait)
                 state["waited"] += wait
                 retries += 1
                 kind = "retry"
@@ -149,6 +151,10 @@ def _attempt(
         attempt.status = error.upstream_status
         attempt.error_type = error.type
         raise
+    except BaseException as error:
+        attempt.outcome = "cancelled"
+        attempt.error_type = getattr(error, "type", type(error).__name__)
+        raise
     finally:
         attempt.latency_ms = (time.perf_counter() - started) * 1000
         _settle_load(gateway, target.id, attempt)
@@ -179,22 +185,31 @@ def timeouts_for(gateway: Gateway) -> Timeouts:
     return Timeouts()
 
 
+@contextmanager
+def waiting_on_upstream(call: CallContext) -> Iterator[None]:
+    """Count the block as time waiting on the provider; a client that hangs up
+    meanwhile interrupts it (see ``disconnect.py``)."""
+    call.waiting_upstream = True
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        call.waiting_upstream = False
+        call.upstream_seconds += time.perf_counter() - started
+
+
 def _send(
     gateway: Gateway, call: CallContext, provider_call: Any
 ) -> UpstreamResponse:
-    started = time.perf_counter()
-    try:
+    with waiting_on_upstream(call):
         return gateway.transport.send(provider_call, timeouts_for(gateway))
-    finally:
-        call.upstream_seconds += time.perf_counter() - started
 
 
 def _read_body(gateway: Gateway, call: CallContext, response: UpstreamResponse) -> bytes:
-    started = time.perf_counter()
     try:
-        return response.read(gateway.settings.max_response_bytes)
+        with waiting_on_upstream(call):
+            return response.read(gateway.settings.max_response_bytes)
     finally:
-        call.upstream_seconds += time.perf_counter() - started
         response.close()
 
 
@@ -288,11 +303,8 @@ class UpstreamStream:
             self.buffered.extend(self._read_more())
 
     def _read_more(self) -> list[dict[str, Any]]:
-        started = time.perf_counter()
-        try:
+        with waiting_on_upstream(self._call):
             data = next(self._chunks, None)
-        finally:
-            self._call.upstream_seconds += time.perf_counter() - started
 
         if data is None:
             self._ended = True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import _thread
 import collections
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -132,4 +133,8 @@ class RecordWriter:
             tables.setdefault(table, []).append(row)
         with self._db.atomic():
             for table, rows in tables.items():
+                # Never let sqlite-utils create a table: the schema belongs to the
+                # migrations, and a missing table means the database is not ready.
+                if not self._db[table].exists():
+                    raise sqlite3.OperationalError(f"no such table: {table}")
                 self._db[table].insert_all(rows, ignore=True)
