@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint clean
+.PHONY: run test test-fast test-n8n n8n lint clean
 
 $(STAMP): requirements.txt requirements-dev.txt service/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,21 @@ $(STAMP): requirements.txt requirements-dev.txt service/pyproject.toml
 run: $(STAMP)
 	$(BIN)/gateway serve
 
+# The whole suite, including a real n8n (installed once into ~/.cache/ai-gateway).
 test: $(STAMP)
 	$(BIN)/pytest
+
+# Everything but the real-n8n tests, for a quick loop while developing.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not n8n"
+
+test-n8n: $(STAMP)
+	$(BIN)/pytest -m n8n tests/n8n
+
+# n8n on :5678 with the node pack, its credentials and the example workflows
+# (start the gateway first with `make run`).
+n8n: $(STAMP)
+	$(BIN)/python -m tests.n8n.local
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests bench

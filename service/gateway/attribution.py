@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 _MAX_VALUE = 200
 _MAX_TAGS = 20
@@ -63,8 +64,14 @@ def _parse_tags(value: str) -> list[str]:
 
 
 def _clean(value: str | None) -> str | None:
-    """Printable, trimmed, length-capped; None when empty."""
+    """Percent-decoded, printable, trimmed, length-capped; None when empty.
+
+    HTTP header values are bytes a client may only send as ASCII, so names such as
+    "Rechnungen prüfen" arrive percent-encoded (the n8n pack does this).
+    """
     if value is None:
         return None
+    if "%" in value:
+        value = unquote(value)
     cleaned = "".join(ch for ch in value if ch.isprintable()).strip()[:_MAX_VALUE]
     return cleaned or None

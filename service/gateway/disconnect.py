@@ -45,8 +45,10 @@ class ClientWatch:
             self._watcher = gevent.spawn(_wait_for_hangup, gevent, client, waiter, call)
 
     def stop(self) -> None:
+        # Blocking until the watcher is gone: gunicorn reads the next keep-alive
+        # request from the same socket, and gevent allows one waiter per socket.
         if self._watcher is not None:
-            self._watcher.kill(block=False)
+            self._watcher.kill(block=True)
             self._watcher = None
 
 

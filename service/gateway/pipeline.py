@@ -214,7 +214,10 @@ def usage_body(usage: Usage) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+        },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
@@ -270,11 +273,21 @@ def gateway_facts(call: CallContext) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
         "tokens_estimated": usage.estimated,
         "cost_usd": round(call.cost_usd, 10),
         "overhead_ms": round(call.overhead_ms(), 3),
     }
+
+
+_TOKEN_FACTS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
 
 
 def gateway_headers(call: CallContext) -> dict[str, str]:
@@ -285,7 +298,7 @@ def gateway_headers(call: CallContext) -> dict[str, str]:
         if facts[name] is not None:
             headers[f"x-gateway-{name}"] = str(facts[name])
     if call.usage is not None:
-        for name in ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"):
+        for name in _TOKEN_FACTS:
             headers["x-gateway-" + name.replace("_", "-")] = str(facts[name])
         headers["x-gateway-tokens-estimated"] = "true" if facts["tokens_estimated"] else "false"
         headers["x-gateway-cost-usd"] = f"{call.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
@@ -340,6 +353,8 @@ def request_row(call: CallContext) -> dict[str, Any]:
     usage = call.usage or Usage()
     error = call.error
     key = call.key
+    # A call that failed on every target records the last one it tried.
+    target = call.target or (call.attempts[-1].target if call.attempts else None)
     return {
         "id": call.request_id,
         "created_at": call.created_at or utc_now(),
@@ -348,8 +363,8 @@ def request_row(call: CallContext) -> dict[str, Any]:
         "team": key.team if key else None,
         "model_requested": call.model_requested,
         "model_used": call.model_used,
-        "provider": call.provider,
-        "target": call.target.id if call.target else None,
+        "provider": target.provider if target else None,
+        "target": target.id if target else None,
         "stream": int(call.stream),
         "status": call.status or (error.status if error else 500),
         "error_type": error.type if error else None,

@@ -1334,9 +1334,10 @@ def _reset_in(seconds: int) -> str:
 @pytest.mark.parametrize(
     ("headers", "low", "high"),
     [
-        ({"retry-after": "17"}, 17.0, 17.0),
+        (lambda: {"retry-after": "17"}, 17.0, 17.0),
         (
-            {
+            # Built when the test runs: reset times are relative to now.
+            lambda: {
                 "anthropic-ratelimit-tokens-remaining": "0",
                 "anthropic-ratelimit-tokens-reset": _reset_in(30),
                 "anthropic-ratelimit-requests-remaining": "40",
@@ -1346,9 +1347,10 @@ def _reset_in(seconds: int) -> str:
             30.0,
         ),
     ],
+    ids=["retry-after", "exhausted-limit-reset"],
 )
 def test_anthropic_error_reads_retry_after_from_headers(headers, low, high):
-    error = anthropic.parse_error(429, headers, error_body("rate_limit_error"))
+    error = anthropic.parse_error(429, headers(), error_body("rate_limit_error"))
 
     assert error.retry_after is not None
     assert low <= error.retry_after <= high

@@ -169,6 +169,8 @@ class SQLiteStore:
         join = "JOIN request_tags t ON t.request_id = r.id" if "tag" in groups else ""
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         selected = [f"{GROUP_COLUMNS[name]} AS {name}" for name in groups]
+        if "workflow" in groups:
+            selected.append("max(r.workflow_name) AS workflow_name")
         grouping = f"GROUP BY {', '.join(GROUP_COLUMNS[n] for n in groups)}" if groups else ""
         order = "ORDER BY cost_usd DESC" if groups else ""
         sql = (

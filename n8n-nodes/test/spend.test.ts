@@ -1,0 +1,86 @@
+import type { IDataObject } from 'n8n-workflow';
+import { describe, expect, it } from 'vitest';
+
+import { route } from '../nodes/AiGateway/router';
+import { fakeContext } from './context';
+
+const report = {
+	object: 'spend_report',
+	since: '2026-12-02T08:00:00.000Z',
+	until: null,
+	period: null,
+	group_by: ['workflow'],
+	total: { requests: 3, cost_usd: 0.0123, prompt_tokens: 900, completion_tokens: 120, errors: 1 },
+	groups: [
+		{ workflow: 'wf-a', requests: 2, cost_usd: 0.01, errors: 1 },
+		{ workflow: 'wf-b', requests: 1, cost_usd: 0.0023, errors: 0 },
+	],
+};
+
+function spendParameters(overrides: IDataObject = {}): IDataObject {
+	return {
+		resource: 'spend',
+		operation: 'get',
+		scope: 'workflow',
+		period: 'day',
+		groupBy: 'none',
+		...overrides,
+	};
+}
+
+describe('Spend: Get', () => {
+	it('should ask for this workflow and the period when the scope is the workflow', async () => {
+		const { ctx, requests } = fakeContext({
+			parameters: spendParameters(),
+			answers: [{ body: report }],
+		});
+
+		const [[item]] = await route.call(ctx);
+
+		expect(requests[0]).toMatchObject({
+			method: 'GET',
+			url: '/v1/spend',
+			qs: { period: 'day', workflow_id: 'wf-triage-01' },
+		});
+		expect(item.json).toEqual(report);
+	});
+
+	it('should send the range and grouping when the period is custom', async () => {
+		const { ctx, requests } = fakeContext({
+			parameters: spendParameters({
+				scope: 'key',
+				period: 'custom',
+				since: '2026-12-01T00:00:00Z',
+				until: '',
+				groupBy: 'workflow',
+				output: 'report',
+			}),
+			answers: [{ body: report }],
+		});
+
+		await route.call(ctx);
+
+		expect(requests[0].qs).toEqual({ since: '2026-12-01T00:00:00Z', group_by: 'workflow' });
+	});
+
+	it('should return one item per group with the report period when asked', async () => {
+		const { ctx } = fakeContext({
+			parameters: spendParameters({ scope: 'key', groupBy: 'workflow', output: 'groups' }),
+			answers: [{ body: report }],
+		});
+
+		const [output] = await route.call(ctx);
+
+		expect(output.map((item) => item.json)).toEqual([
+			{ ...report.groups[0], since: report.since, until: null, group_by: ['workflow'] },
+			{ ...report.groups[1], since: report.since, until: null, group_by: ['workflow'] },
+		]);
+		expect(output.every((item) => (item.pairedItem as IDataObject).item === 0)).toBe(true);
+	});
+
+	it('should throw NodeOperationError when a custom range has no start', async () => {
+		const { ctx } = fakeContext({ parameters: spendParameters({ period: 'custom', since: '' }) });
+
+		await expect(route.call(ctx)).rejects.toThrow('Set the start of the range');
+	});
+});
