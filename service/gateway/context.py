@@ -4,8 +4,8 @@ the per-request ``CallContext`` (everything the request row will record)."""
 from __future__ import annotations
 
 import random
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +24,9 @@ from .transport import Transport
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
+    """``req_`` + 12 hex digits of milliseconds + 12 random: ids sort by time, so the
+    request log's primary key grows at its end instead of at random pages."""
+    return f"req_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
 @dataclass(slots=True)

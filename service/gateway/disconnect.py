@@ -32,36 +32,51 @@ def _gevent() -> Any:
 
 
 class ClientWatch:
-    """Watches one call's client connection until ``stop``."""
+    """Watches one call's client connection until ``stop``.
 
-    __slots__ = ("_watcher",)
+    A libev read watcher on the client socket, not a greenlet: it costs a few
+    microseconds per call and, unlike a greenlet waiting on the socket, cannot
+    collide with gunicorn reading the next keep-alive request.
+    """
+
+    __slots__ = ("_gevent", "_io", "_client", "_waiter", "_call")
 
     def __init__(self, environ: Mapping[str, Any], call: CallContext) -> None:
-        self._watcher = None
+        self._io = None
         gevent = _gevent()
         client = environ.get("gunicorn.socket")
-        if gevent is not None and client is not None:
-            waiter = gevent.getcurrent()
-            self._watcher = gevent.spawn(_wait_for_hangup, gevent, client, waiter, call)
+        if gevent is None or client is None:
+            return
+
+        self._gevent = gevent
+        self._client = client
+        self._waiter = gevent.getcurrent()
+        self._call = call
+        self._io = gevent.get_hub().loop.io(client.fileno(), 1)
+        self._io.start(self._on_readable)
 
     def stop(self) -> None:
-        # Blocking until the watcher is gone: gunicorn reads the next keep-alive
-        # request from the same socket, and gevent allows one waiter per socket.
-        if self._watcher is not None:
-            self._watcher.kill(block=True)
-            self._watcher = None
+        if self._io is not None:
+            self._io.stop()
+            self._io.close()
+            self._io = None
 
+    def _on_readable(self) -> None:
+        # Runs in the event loop: the peek must not block (the socket underneath a
+        # gevent socket is non-blocking).
+        try:
+            data = self._client._sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        self.stop()
+        if data:
+            # The client is sending more (a pipelined request), not hanging up.
+            return
 
-def _wait_for_hangup(gevent: Any, client: socket.socket, waiter: Any, call: CallContext) -> None:
-    try:
-        gevent.socket.wait_read(client.fileno())
-        data = client.recv(1, socket.MSG_PEEK)
-    except OSError:
-        data = b""
-    if data:
-        # The client is sending more (a pipelined request), not hanging up.
-        return
-
-    call.client_gone = True
-    if call.waiting_upstream:
-        gevent.kill(waiter, ClientDisconnectedError("the client disconnected"))
+        self._call.client_gone = True
+        if self._call.waiting_upstream:
+            self._gevent.kill(
+                self._waiter, ClientDisconnectedError("the client disconnected")
+            )

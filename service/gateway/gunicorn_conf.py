@@ -43,3 +43,4 @@ def worker_exit(server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and "gateway" in getattr(app, "extensions", {}):
         close_app(app)
+
