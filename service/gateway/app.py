@@ -9,11 +9,14 @@ from flask import Flask
 from . import demo
 from .accounting.pricing import Pricer
 from .accounting.tokens import default_cache_dir, install_encodings, warm_encodings
-from .api import admin, errors, health, openai
+from .api import admin, errors, health, openai, routing
 from .config import GatewayConfig, Settings, load_config, load_settings
 from .context import Gateway
+from .control.clock import file_clock, system_clock
+from .control.setup import init_control
 from .observability import init_logging
 from .providers import DEMO_BASE_URL
+from .routing.breaker import Breaker
 from .storage.sqlite import SQLiteStore
 from .storage.writer import RecordWriter
 from .transport import Transport
@@ -37,6 +40,16 @@ def create_app(
     atexit.register(writer.close)
     transport = Transport(max_connections=settings.worker_connections)
     transport.mount(DEMO_BASE_URL, demo.make_handler(settings.demo_latency_ms))
+    control = init_control(
+        settings.database,
+        settings.redis_url,
+        settings.redis_prefix,
+        store,
+        writer,
+        config.budgets,
+    )
+    atexit.register(control.close)
+    clock = file_clock(settings.clock_file) if settings.clock_file else system_clock
 
     app = Flask("gateway")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -47,8 +60,12 @@ def create_app(
         writer=writer,
         transport=transport,
         pricer=Pricer(),
+        breaker=Breaker(store),
+        clock=clock,
+        control=control,
     )
-    for blueprint in (health.blueprint, openai.blueprint, admin.blueprint):
+    blueprints = (health, openai, admin, routing)
+    for blueprint in (module.blueprint for module in blueprints):
         app.register_blueprint(blueprint)
     errors.init_app(app)
     return app
@@ -57,6 +74,8 @@ def create_app(
 def close_app(app: Flask) -> None:
     """Flush the request log and release connections (worker exit, tests)."""
     gateway: Gateway = app.extensions["gateway"]
+    if gateway.control is not None:
+        gateway.control.close()
     gateway.writer.close()
     gateway.transport.close()
     gateway.store.close()

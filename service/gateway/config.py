@@ -25,6 +25,7 @@ from marshmallow import (
 )
 
 from .accounting.pricing import PriceOverride
+from .control.budget_config import BudgetDefinitionSchema, build_config_budgets
 from .errors import ConfigError
 from .providers import (
     DEFAULT_PRICING_PROVIDER,
@@ -33,6 +34,7 @@ from .providers import (
     PROVIDER_TYPES,
 )
 from .providers.types import Endpoint
+from .routing.settings import RouteSettings, RoutingSchema, apply_routing
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class Settings:
     max_response_bytes: int = 32 * 1024 * 1024
     redis_url: str | None = None
     demo_latency_ms: int = 0
+    redis_prefix: str = "gateway"
+    clock_file: str | None = None
 
 
 _SETTINGS_ENV: dict[str, tuple[str, type]] = {
@@ -66,6 +70,8 @@ _SETTINGS_ENV: dict[str, tuple[str, type]] = {
     "max_response_bytes": ("GATEWAY_MAX_RESPONSE_BYTES", int),
     "redis_url": ("REDIS_URL", str),
     "demo_latency_ms": ("GATEWAY_DEMO_LATENCY_MS", int),
+    "redis_prefix": ("GATEWAY_REDIS_PREFIX", str),
+    "clock_file": ("GATEWAY_CLOCK_FILE", str),
 }
 
 
@@ -111,6 +117,7 @@ class Route:
     name: str
     levels: tuple[tuple[Target, ...], ...]
     strategy: str = "weighted"
+    settings: RouteSettings = field(default_factory=RouteSettings)
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -131,6 +138,9 @@ class GatewayConfig:
     routes: dict[str, Route]
     source: str
     open_models: tuple[str, ...] = field(default=())
+    route_defaults: RouteSettings = field(default_factory=RouteSettings)
+    # The config file's budgets (control/budget_config.py).
+    budgets: tuple[Any, ...] = field(default=())
 
     def find_route(self, model: str) -> Route | None:
         """The route for ``model``; ``provider/model-id`` reaches any open provider."""
@@ -140,7 +150,9 @@ class GatewayConfig:
 
         provider, _, model_id = model.partition("/")
         if model_id and provider in self.open_models:
-            return Route(model, ((Target(provider, model_id),),))
+            return Route(
+                model, ((Target(provider, model_id),),), settings=self.route_defaults
+            )
 
         return None
 
@@ -189,6 +201,7 @@ class ModelSchema(TargetSchema):
         load_default="weighted",
         validate=validate.OneOf(["weighted", "least-in-flight", "lowest-latency"]),
     )
+    routing = fields.Nested(RoutingSchema)
 
     @validates_schema
     def check_one_form(self, data: dict[str, Any], **_: Any) -> None:
@@ -210,6 +223,12 @@ class ConfigSchema(Schema):
     )
     models = fields.Dict(
         keys=fields.String(), values=fields.Nested(ModelSchema), load_default=dict
+    )
+    routing = fields.Nested(RoutingSchema)
+    budgets = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,100}$")),
+        values=fields.Nested(BudgetDefinitionSchema),
+        load_default=dict,
     )
 
 
@@ -255,15 +274,17 @@ def _build_config(
     if "demo" not in providers:
         providers["demo"] = _demo_provider()
 
+    defaults = apply_routing(RouteSettings(), data.get("routing"))
     routes = {
-        name: _build_route(name, entry, providers)
+        name: _build_route(name, entry, providers, defaults)
         for name, entry in data["models"].items()
     }
     routes.setdefault("demo", demo_route("demo"))
     open_models = tuple(
         name for name, entry in data["providers"].items() if entry["allow_any_model"]
     )
-    return GatewayConfig(providers, routes, source, open_models)
+    budgets = build_config_budgets(data["budgets"], routes)
+    return GatewayConfig(providers, routes, source, open_models, defaults, budgets)
 
 
 def _build_provider(
@@ -309,11 +330,15 @@ def _default_base_url(provider_type: str, known: Any) -> str | None:
 
 
 def _build_route(
-    name: str, entry: dict[str, Any], providers: Mapping[str, ProviderEntry]
+    name: str,
+    entry: dict[str, Any],
+    providers: Mapping[str, ProviderEntry],
+    defaults: RouteSettings,
 ) -> Route:
+    settings = apply_routing(defaults, entry.get("routing"))
     if "targets" not in entry:
         target = _build_target(entry, providers, ["models", name])
-        return Route(name, ((target,),), entry["strategy"])
+        return Route(name, ((target,),), entry["strategy"], settings)
 
     levels = []
     for index, item in enumerate(entry["targets"]):
@@ -326,7 +351,7 @@ def _build_route(
             )
         )
 
-    return Route(name, tuple(levels), entry["strategy"])
+    return Route(name, tuple(levels), entry["strategy"], settings)
 
 
 def _load_target(item: Any, path: list[Any]) -> dict[str, Any]:

@@ -14,10 +14,13 @@ from typing import Any
 from .accounting.pricing import PriceCard, Pricer
 from .attribution import Caller
 from .config import GatewayConfig, Settings, Target
+from .control.admission import Admission
+from .control.setup import Control
 from .errors import GatewayError
 from .keys import VirtualKey
 from .providers.types import Usage
-from .routing.policy import TargetLoad
+from .routing.breaker import Breaker
+from .routing.policy import Overrides, TargetLoad
 from .storage.sqlite import SQLiteStore
 from .storage.writer import RecordWriter
 from .transport import Transport
@@ -39,9 +42,11 @@ class Gateway:
     writer: RecordWriter
     transport: Transport
     pricer: Pricer
+    breaker: Breaker
     rng: random.Random = field(default_factory=random.Random)
     load: dict[str, TargetLoad] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    control: Control | None = None
 
     def now(self) -> datetime:
         return self.clock()
@@ -71,6 +76,7 @@ class CallContext:
     key: VirtualKey | None = None
     caller: Caller = field(default_factory=Caller)
     model_requested: str | None = None
+    overrides: Overrides = field(default_factory=Overrides)
     stream: bool = False
     upstream_seconds: float = 0.0
     downstream_seconds: float = 0.0
@@ -88,6 +94,7 @@ class CallContext:
     waiting_upstream: bool = False
     client_gone: bool = False
     watch: Any = None
+    admission: Admission | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000

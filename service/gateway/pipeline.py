@@ -3,8 +3,11 @@
     authenticate  (api layer: the key on every /v1 call)
     check         the key may use the model; the model has a route
     route + call  routing.runner: targets, retries, fallbacks
+    admit         budgets and rate limits (control.admission): reserve the call's
+                  maximum cost, or refuse it before any provider is called
     account       tokens (the provider's, or counted when it reported none) and cost
-    record        one request row (with its attempts) handed to the background writer
+    record        settle the reservation with the actual cost; one request row (with
+                  its attempts) handed to the background writer
 
 Each public function here serves one endpoint and returns what the view serializes.
 """
@@ -23,11 +26,14 @@ from .accounting.tokens import (
     count_prompt_tokens,
     count_text_tokens,
 )
-from .config import DEMO_PRICE, Route, Target
+from .config import Route, Target
 from .context import CallContext, Gateway
+from .control.admission import admit, response_headers, settle
+from .control.estimate import card_for_target
 from .errors import (
     ClientDisconnectedError,
     GatewayError,
+    InvalidRequestError,
     NotFoundError,
     ProviderError,
     ProviderStreamError,
@@ -51,6 +57,13 @@ def resolve_route(gateway: Gateway, call: CallContext, model: str) -> Route:
             param="model",
             code="model_not_found",
         )
+    target = call.overrides.target
+    if target is not None and target not in {t.id for t in route.targets}:
+        choices = ", ".join(t.id for t in route.targets)
+        raise InvalidRequestError(
+            f"X-Gateway-Target {target!r} is not a target of {model!r} ({choices})",
+            param="X-Gateway-Target",
+        )
 
     return route
 
@@ -58,7 +71,9 @@ def resolve_route(gateway: Gateway, call: CallContext, model: str) -> Route:
 def complete_chat(gateway: Gateway, call: CallContext, body: dict[str, Any]) -> dict[str, Any]:
     """Serve a non-streamed chat completion; return the response body."""
     route = resolve_route(gateway, call, body["model"])
-    completion = runner.run(gateway, call, route, runner.chat_exchange(gateway, call, body))
+    admission = admit(gateway, call, route, body)
+    exchange = runner.chat_exchange(gateway, call, body)
+    completion = runner.run(gateway, call, admission.route, exchange, call.overrides)
 
     usage = completion.usage or _estimate_chat_usage(body, completion, call.target)
     account(gateway, call, usage, completion.body.get("model"))
@@ -72,8 +87,9 @@ def create_embeddings(
     gateway: Gateway, call: CallContext, body: dict[str, Any]
 ) -> dict[str, Any]:
     route = resolve_route(gateway, call, body["model"])
+    admission = admit(gateway, call, route, body)
     exchange = runner.embeddings_exchange(gateway, call, body)
-    completion = runner.run(gateway, call, route, exchange)
+    completion = runner.run(gateway, call, admission.route, exchange, call.overrides)
 
     usage = completion.usage
     if usage is None:
@@ -94,7 +110,9 @@ def start_chat_stream(
     response."""
     call.stream = True
     route = resolve_route(gateway, call, body["model"])
-    upstream = runner.run(gateway, call, route, runner.stream_exchange(gateway, call, body))
+    admission = admit(gateway, call, route, body)
+    exchange = runner.stream_exchange(gateway, call, body)
+    upstream = runner.run(gateway, call, admission.route, exchange, call.overrides)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     return _relay_stream(gateway, call, body, upstream, include_usage)
 
@@ -252,11 +270,7 @@ def account(
     if target is None:
         return
 
-    entry = gateway.config.providers[target.provider]
-    override = target.price
-    if override is None and entry.endpoint.type == "demo":
-        override = DEMO_PRICE
-    call.price = gateway.pricer.card_for(entry.pricing_provider, target.model, override)
+    call.price = card_for_target(gateway, target)
     call.cost_usd = call.price.price(usage)
     call.model_used = reported_model if isinstance(reported_model, str) else target.model
 
@@ -303,6 +317,7 @@ def gateway_headers(call: CallContext) -> dict[str, str]:
         headers["x-gateway-tokens-estimated"] = "true" if facts["tokens_estimated"] else "false"
         headers["x-gateway-cost-usd"] = f"{call.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
     headers["x-gateway-overhead-ms"] = f"{facts['overhead_ms']:.3f}"
+    headers.update(response_headers(call))
     return headers
 
 
@@ -314,6 +329,7 @@ def stream_headers(call: CallContext) -> dict[str, str]:
         headers["x-gateway-model"] = call.target.model
         headers["x-gateway-target"] = call.target.id
     headers["x-gateway-attempts"] = str(len(call.attempts))
+    headers.update(response_headers(call))
     return headers
 
 
@@ -322,6 +338,7 @@ def record_call(gateway: Gateway, call: CallContext) -> None:
     if call.recorded:
         return
     call.recorded = True
+    settle(gateway, call)
 
     row = request_row(call)
     rows: list[tuple[str, dict[str, Any]]] = [("requests", row)]
@@ -391,6 +408,7 @@ def request_row(call: CallContext) -> dict[str, Any]:
         "tags": ",".join(call.caller.tags) or None,
         "attempts": len(call.attempts),
         "finish_reason": call.finish_reason,
+        "downgraded_from": call.admission.downgraded_from if call.admission else None,
     }
 
 

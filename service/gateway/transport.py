@@ -16,7 +16,6 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 import urllib3
 from urllib3 import exceptions as u3
@@ -28,19 +27,9 @@ from .errors import (
     ProviderTimeoutError,
 )
 from .providers.types import ProviderCall
+from .routing.policy import Timeouts
 
 READ_CHUNK_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds. ``first_byte`` bounds the wait for the response head, ``stall`` the
-    wait for each later chunk, ``total`` the whole attempt (None: unbounded)."""
-
-    connect: float = 10.0
-    first_byte: float = 120.0
-    stall: float = 60.0
-    total: float | None = 600.0
 
 
 class UpstreamResponse:
@@ -89,7 +78,7 @@ LocalHandler = Callable[[ProviderCall], LocalResponse]
 
 class _PooledResponse(UpstreamResponse):
     def __init__(
-        self, raw: urllib3.BaseHTTPResponse, timeouts: Timeouts, deadline: float | None
+        self, raw: urllib3.BaseHTTPResponse, timeouts: Timeouts, deadline: float
     ) -> None:
         self._raw = raw
         self._timeouts = timeouts
@@ -132,14 +121,11 @@ class _PooledResponse(UpstreamResponse):
             self._raw.release_conn()
 
     def _next_wait(self) -> float:
-        wait = self._timeouts.stall
-        if self._deadline is not None:
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProviderTimeoutError("the provider did not finish in time")
-            wait = min(wait, remaining)
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProviderTimeoutError("the provider did not finish in time")
 
-        return wait
+        return min(self._timeouts.stall, remaining)
 
 
 class Transport:
@@ -165,18 +151,16 @@ class Transport:
             if call.url.startswith(prefix):
                 return handler(call)
 
-        deadline = None
-        first_byte = timeouts.first_byte
-        if timeouts.total is not None:
-            deadline = time.monotonic() + timeouts.total
-            first_byte = min(first_byte, timeouts.total)
+        deadline = time.monotonic() + timeouts.total
+        first_byte = min(timeouts.first_byte, timeouts.total)
+        connect = min(timeouts.connect, timeouts.total)
         try:
             raw = self._pool.request(
                 call.method,
                 call.url,
                 body=call.body,
                 headers=call.headers,
-                timeout=urllib3.Timeout(connect=timeouts.connect, read=first_byte),
+                timeout=urllib3.Timeout(connect=connect, read=first_byte),
                 preload_content=False,
                 decode_content=True,
                 redirect=False,

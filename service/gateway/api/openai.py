@@ -1,13 +1,19 @@
 """The OpenAI-compatible surface: /v1/chat/completions, /v1/responses, /v1/embeddings,
-/v1/models, and /v1/spend (the calling key's own spend)."""
+/v1/models, /v1/spend (the calling key's own spend) and /v1/estimate (what a call
+would cost on each candidate model)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, Response, g, request
 
 from .. import pipeline, responses_api
 from ..attribution import read_caller
 from ..context import CallContext
+from ..control.estimate import estimate_models
+from ..errors import InvalidRequestError
+from ..routing.policy import Overrides
 from ..disconnect import ClientWatch
 from ..keys import authenticate, utc_now
 from ..reports import REPORT_COLUMNS, spend_report
@@ -17,6 +23,7 @@ from .replies import csv_response, json_response
 from .schemas import (
     ChatCompletionSchema,
     EmbeddingsSchema,
+    EstimateSchema,
     ResponsesSchema,
     SpendQuerySchema,
 )
@@ -26,6 +33,7 @@ blueprint = Blueprint("openai", __name__, url_prefix="/v1")
 _CHAT = ChatCompletionSchema()
 _EMBEDDINGS = EmbeddingsSchema()
 _SPEND = SpendQuerySchema()
+_ESTIMATE = EstimateSchema()
 _RECORDED_ENDPOINTS = {
     "/v1/chat/completions": "chat",
     "/v1/embeddings": "embeddings",
@@ -43,6 +51,43 @@ def presented_key() -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+_TRUE = {"1", "true", "yes"}
+_FALSE = {"0", "false", "no"}
+
+
+def routing_overrides() -> Overrides:
+    """Per-request routing control from ``X-Gateway-*`` headers (docs/api.md)."""
+    headers = request.headers
+    no_fallback = headers.get("X-Gateway-No-Fallback", "false").strip().lower()
+    if no_fallback not in _TRUE | _FALSE:
+        raise InvalidRequestError(
+            "X-Gateway-No-Fallback must be true or false", param="X-Gateway-No-Fallback"
+        )
+
+    return Overrides(
+        no_fallback=no_fallback in _TRUE,
+        max_retries=_header_number("X-Gateway-Max-Retries", int, 0, 10),
+        target=headers.get("X-Gateway-Target") or None,
+        timeout=_header_number("X-Gateway-Timeout", float, 0.1, 3600),
+    )
+
+
+def _header_number(name: str, kind: type, low: float, high: float) -> Any:
+    raw = request.headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise InvalidRequestError(
+            f"{name} must be a number from {low:g} to {high:g}", param=name
+        )
+
+    return value
+
+
 @blueprint.before_request
 def authenticate_call() -> None:
     endpoint = _RECORDED_ENDPOINTS.get(request.path)
@@ -53,6 +98,7 @@ def authenticate_call() -> None:
         call.caller = read_caller(request.headers)
         call.watch = ClientWatch(request.environ, call)
         g.call = call
+        call.overrides = routing_overrides()
     key = authenticate(current_gateway().store, presented_key())
     if endpoint is not None:
         g.call.key = key
@@ -117,6 +163,7 @@ def own_spend() -> Response:
     query = load_args(_SPEND, request.args)
     query["key_id"] = g.key.id
     gateway = current_gateway()
+    gateway.writer.flush()
     report = spend_report(gateway.store, query, gateway.now())
     if query["format"] == "csv":
         rows = report["groups"] if report["group_by"] else [report["total"]]
@@ -152,3 +199,12 @@ def create_response() -> Response:
     completion = pipeline.complete_chat(gateway, call, chat_body)
     result = responses_api.build_response(completion, body, response_id)
     return json_response(result, headers=pipeline.gateway_headers(call))
+
+
+@blueprint.post("/estimate")
+def estimate() -> Response:
+    """Tokens and cost range of a chat body on each candidate model; no provider is
+    called and nothing is recorded."""
+    body = read_json(request)
+    validate_body(_ESTIMATE, body)
+    return json_response(estimate_models(current_gateway(), g.key, body))

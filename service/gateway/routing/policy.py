@@ -20,6 +20,40 @@ from ..errors import (
 
 
 @dataclass(frozen=True, slots=True)
+class Overrides:
+    """What a request may ask of routing by header. Each can only narrow what the
+    route allows: fewer retries, a shorter timeout, no fallback, or one of the
+    route's own targets."""
+
+    no_fallback: bool = False
+    max_retries: int | None = None
+    target: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. ``first_byte`` bounds the wait for the response head, ``stall`` the
+    wait for each later chunk of a stream, ``total`` the whole request across every
+    attempt, retry and fallback."""
+
+    connect: float = 10.0
+    first_byte: float = 120.0
+    stall: float = 60.0
+    total: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerPolicy:
+    """A target with ``failures`` failed attempts within ``window`` seconds cools down
+    for ``cooldown`` seconds; then one probe request decides whether it is back."""
+
+    failures: int = 5
+    window: float = 60.0
+    cooldown: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Seconds and counts. ``max_retries`` is per target; ``max_wait`` caps the total
     time a call spends waiting between attempts, across all targets."""

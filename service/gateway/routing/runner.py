@@ -2,8 +2,9 @@
 
 Layered, one concern per function, outermost first:
 
-    run            levels of the route in order (fallbacks)
-    _try_level     the targets of one level, in load-balancing order
+    run            levels of the route in order (fallbacks), under one deadline
+    _try_level     the targets of one level, in load-balancing order, skipping those
+                   cooling down (circuit breaker) or with too small a context window
     _try_target    one target, retried with backoff while the policy says so
     exchange       one attempt: build the provider call, send it, parse the answer
 
@@ -17,24 +18,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from ..config import ProviderEntry, Route, Target
 from ..context import AttemptRecord, CallContext, Gateway
 from ..errors import (
+    ContextWindowExceededError,
     GatewayError,
     ProviderError,
     ProviderInvalidResponseError,
+    ProviderRateLimitError,
     ProviderStreamError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
 )
 from ..keys import utc_now
 from ..providers import provider_module
 from ..providers.sse import SSEDecoder
 from ..providers.types import Completion, StreamTranslator
-from ..transport import Timeouts, UpstreamResponse
+from ..transport import UpstreamResponse
 from .policy import (
-    RetryPolicy,
+    Overrides,
     TargetLoad,
+    Timeouts,
     order_level,
     retry_delay,
     should_fall_back,
@@ -42,7 +49,46 @@ from .policy import (
 )
 
 Result = TypeVar("Result")
-Exchange = Callable[[ProviderEntry, Target], Result]
+Exchange = Callable[[ProviderEntry, Target, Timeouts], Result]
+_NOTHING: Any = object()
+
+
+class _Run:
+    """The state of one call's walk through its route."""
+
+    def __init__(
+        self, gateway: Gateway, call: CallContext, route: Route, overrides: Overrides
+    ) -> None:
+        settings = route.settings
+        self.gateway = gateway
+        self.call = call
+        self.route = route
+        self.policy = settings.retry
+        if overrides.max_retries is not None:
+            self.policy = replace(
+                self.policy, max_retries=min(overrides.max_retries, self.policy.max_retries)
+            )
+        total = settings.timeouts.total
+        if overrides.timeout is not None:
+            total = min(total, overrides.timeout)
+        self.timeouts = replace(settings.timeouts, total=total)
+        self.deadline = time.monotonic() + total
+        self.overrides = overrides
+        self.waited = 0.0
+        self.last_error: GatewayError | None = None
+        self.context_floor: int | None = None
+
+    def levels(self) -> list[tuple[Target, ...]]:
+        levels = list(self.route.levels)
+        if self.overrides.target is not None:
+            chosen = [t for t in self.route.targets if t.id == self.overrides.target]
+            levels = [tuple(chosen[:1])]
+        if self.overrides.no_fallback:
+            levels = levels[:1]
+        return levels
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 def run(
@@ -50,52 +96,67 @@ def run(
     call: CallContext,
     route: Route,
     exchange: Exchange[Result],
-    policy: RetryPolicy | None = None,
+    overrides: Overrides | None = None,
 ) -> Result:
     """Serve ``call`` from ``route``'s targets; raise the last error if none can."""
-    policy = policy or RetryPolicy()
-    state = {"waited": 0.0, "last_error": None}
-    for level in route.levels:
-        result = _try_level(gateway, call, route, level, exchange, policy, state)
+    state = _Run(gateway, call, route, overrides or Overrides())
+    for level in state.levels():
+        result = _try_level(state, level, exchange)
         if result is not _NOTHING:
             return result
 
-    error = state["last_error"]
-    assert isinstance(error, GatewayError)
-    raise error
+    if state.last_error is None:
+        raise ProviderUnavailableError(
+            f"every target of {route.name!r} is cooling down after failures; "
+            "try again shortly",
+            details={"targets": [target.id for target in route.targets]},
+        )
+    raise state.last_error
 
 
-_NOTHING: Any = object()
-
-
-def _try_level(
-    gateway: Gateway,
-    call: CallContext,
-    route: Route,
-    level: tuple[Target, ...],
-    exchange: Exchange[Result],
-    policy: RetryPolicy,
-    state: dict[str, Any],
-) -> Result:
+def _try_level(state: _Run, level: tuple[Target, ...], exchange: Exchange[Result]) -> Result:
+    gateway = state.gateway
     ids = [target.id for target in level]
     weights = [target.weight for target in level]
-    order = order_level(ids, weights, route.strategy, gateway.load, gateway.rng)
+    order = order_level(ids, weights, state.route.strategy, gateway.load, gateway.rng)
     for index in order:
-        result = _try_target(gateway, call, level[index], exchange, policy, state)
+        target = level[index]
+        skip = _skip_reason(state, target)
+        if skip is not None:
+            _record_skip(state, target, skip)
+            continue
+        result = _try_target(state, target, exchange)
         if result is not _NOTHING:
             return result
 
     return _NOTHING
 
 
-def _try_target(
-    gateway: Gateway,
-    call: CallContext,
-    target: Target,
-    exchange: Exchange[Result],
-    policy: RetryPolicy,
-    state: dict[str, Any],
-) -> Result:
+def _skip_reason(state: _Run, target: Target) -> str | None:
+    if state.context_floor is not None:
+        window = _context_window(state.gateway, target)
+        if window is not None and window <= state.context_floor:
+            return "context_too_small"
+
+    return state.gateway.breaker.admit(target.id)
+
+
+def _record_skip(state: _Run, target: Target, reason: str) -> None:
+    state.call.attempts.append(
+        AttemptRecord(
+            number=len(state.call.attempts) + 1,
+            target=target,
+            kind="fallback" if state.call.attempts else "first",
+            wait_ms=0.0,
+            error_type=reason,
+            outcome="skipped",
+            created_at=utc_now(),
+        )
+    )
+
+
+def _try_target(state: _Run, target: Target, exchange: Exchange[Result]) -> Result:
+    gateway, call, policy = state.gateway, state.call, state.policy
     entry = gateway.config.providers[target.provider]
     kind = "fallback" if call.attempts else "first"
     wait = 0.0
@@ -110,46 +171,76 @@ def _try_target(
         )
         call.attempts.append(attempt)
         try:
-            result = _attempt(gateway, call, entry, target, exchange, attempt)
+            result = _attempt(state, entry, target, exchange, attempt)
         except ProviderError as error:
+            _note_failure(state, target, error)
             wait = retry_delay(error, retries + 1, policy, gateway.rng)
-            if should_retry(error, retries, wait, state["waited"], policy):
+            if should_retry(error, retries, wait, state.waited, policy) and (
+                wait < state.remaining()
+            ):
                 attempt.outcome = "retried"
                 with waiting_on_upstream(call):
                     time.sleep(wait)
-                state["waited"] += wait
+                state.waited += wait
                 retries += 1
                 kind = "retry"
                 continue
 
-            state["last_error"] = error
-            if should_fall_back(error, policy):
+            state.last_error = error
+            if should_fall_back(error, policy) and state.remaining() > 0:
                 attempt.outcome = "fell_back"
                 return _NOTHING
             attempt.outcome = "failed"
             raise
 
+        gateway.breaker.record_success(target.id)
         call.target = target
         return result
 
 
+def _note_failure(state: _Run, target: Target, error: ProviderError) -> None:
+    """Tell the breaker; remember a context window that was too small."""
+    breaker = state.gateway.breaker
+    if isinstance(error, ProviderRateLimitError) and error.retry_after:
+        breaker.cool_down(target.id, error.retry_after, "rate_limited")
+    elif isinstance(error, ContextWindowExceededError):
+        window = _context_window(state.gateway, target)
+        state.context_floor = max(state.context_floor or 0, window or 0)
+    elif error.retryable:
+        breaker.record_failure(target.id, state.route.settings.breaker, error.type)
+
+
+def _context_window(gateway: Gateway, target: Target) -> int | None:
+    if target.context_window is not None:
+        return target.context_window
+    entry = gateway.config.providers[target.provider]
+    return gateway.pricer.context_window(entry.pricing_provider, target.model)
+
+
 def _attempt(
-    gateway: Gateway,
-    call: CallContext,
+    state: _Run,
     entry: ProviderEntry,
     target: Target,
     exchange: Exchange[Result],
     attempt: AttemptRecord,
 ) -> Result:
+    gateway = state.gateway
+    remaining = state.remaining()
+    if remaining <= 0:
+        raise ProviderTimeoutError(
+            f"the request did not finish within {state.timeouts.total:g} s"
+        )
+    timeouts = replace(state.timeouts, total=remaining)
     load = gateway.load.get(target.id) or TargetLoad()
     gateway.load[target.id] = TargetLoad(load.in_flight + 1, load.latency_ms)
     started = time.perf_counter()
     try:
-        result = exchange(entry, target)
+        result = exchange(entry, target, timeouts)
     except ProviderError as error:
         _name_provider(error, entry)
         attempt.status = error.upstream_status
         attempt.error_type = error.type
+        attempt.outcome = "failed"
         raise
     except BaseException as error:
         attempt.outcome = "cancelled"
@@ -181,10 +272,6 @@ def _name_provider(error: ProviderError, entry: ProviderEntry) -> None:
         error.args = (error.message,)
 
 
-def timeouts_for(gateway: Gateway) -> Timeouts:
-    return Timeouts()
-
-
 @contextmanager
 def waiting_on_upstream(call: CallContext) -> Iterator[None]:
     """Count the block as time waiting on the provider; a client that hangs up
@@ -199,10 +286,10 @@ def waiting_on_upstream(call: CallContext) -> Iterator[None]:
 
 
 def _send(
-    gateway: Gateway, call: CallContext, provider_call: Any
+    gateway: Gateway, call: CallContext, provider_call: Any, timeouts: Timeouts
 ) -> UpstreamResponse:
     with waiting_on_upstream(call):
-        return gateway.transport.send(provider_call, timeouts_for(gateway))
+        return gateway.transport.send(provider_call, timeouts)
 
 
 def _read_body(gateway: Gateway, call: CallContext, response: UpstreamResponse) -> bytes:
@@ -228,10 +315,10 @@ def chat_exchange(
 ) -> Exchange[Completion]:
     """One non-streamed chat attempt against a target."""
 
-    def exchange(entry: ProviderEntry, target: Target) -> Completion:
+    def exchange(entry: ProviderEntry, target: Target, timeouts: Timeouts) -> Completion:
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_chat_call(entry.endpoint, target.model, body, False)
-        response = _send(gateway, call, provider_call)
+        response = _send(gateway, call, provider_call, timeouts)
         _raise_for_status(gateway, call, module, response)
         _check_json(response)
         return module.parse_chat_response(target.model, _read_body(gateway, call, response))
@@ -242,10 +329,10 @@ def chat_exchange(
 def embeddings_exchange(
     gateway: Gateway, call: CallContext, body: dict[str, Any]
 ) -> Exchange[Completion]:
-    def exchange(entry: ProviderEntry, target: Target) -> Completion:
+    def exchange(entry: ProviderEntry, target: Target, timeouts: Timeouts) -> Completion:
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_embeddings_call(entry.endpoint, target.model, body)
-        response = _send(gateway, call, provider_call)
+        response = _send(gateway, call, provider_call, timeouts)
         _raise_for_status(gateway, call, module, response)
         _check_json(response)
         raw = _read_body(gateway, call, response)
@@ -333,10 +420,12 @@ def stream_exchange(
 ) -> Exchange[UpstreamStream]:
     """One streamed chat attempt, returned once its first chunk has arrived."""
 
-    def exchange(entry: ProviderEntry, target: Target) -> UpstreamStream:
+    def exchange(
+        entry: ProviderEntry, target: Target, timeouts: Timeouts
+    ) -> UpstreamStream:
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_chat_call(entry.endpoint, target.model, body, True)
-        response = _send(gateway, call, provider_call)
+        response = _send(gateway, call, provider_call, timeouts)
         _raise_for_status(gateway, call, module, response)
         content_type = response.headers.get("content-type", "")
         if "event-stream" not in content_type:

@@ -89,9 +89,8 @@ class SQLiteStore:
                 for version, script in MIGRATIONS:
                     if version <= current:
                         continue
-                    for statement in script.split(";"):
-                        if statement.strip():
-                            self._reader.execute(statement)
+                    for statement in split_statements(script):
+                        self._reader.execute(statement)
                     self._reader.execute(
                         "INSERT INTO schema_version (version) VALUES (?)", (version,)
                     )
@@ -166,7 +165,7 @@ class SQLiteStore:
         """Spend, tokens, requests and errors per group (all rows when no group)."""
         groups = list(group_by)
         conditions, params = _where(filters)
-        join = "JOIN request_tags t ON t.request_id = r.id" if "tag" in groups else ""
+        join = "LEFT JOIN request_tags t ON t.request_id = r.id" if "tag" in groups else ""
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         selected = [f"{GROUP_COLUMNS[name]} AS {name}" for name in groups]
         if "workflow" in groups:
@@ -188,6 +187,22 @@ _SUMS = [
     "coalesce(sum(r.cached_tokens), 0) AS cached_tokens",
     "coalesce(sum(r.status >= 400), 0) AS errors",
 ]
+
+
+def split_statements(script: str) -> list[str]:
+    """The SQL statements of ``script`` (a trigger's ``BEGIN ... END;`` body stays
+    whole). executescript would commit the migration's open transaction."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+
+    return statements
 
 
 def _where(filters: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
