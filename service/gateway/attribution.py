@@ -8,7 +8,8 @@ for clients that can add only one (n8n's built-in OpenAI credential).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import unquote
 
 _MAX_VALUE = 200
@@ -22,6 +23,20 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "node_name": ("x-node-name", "x-n8n-node-name"),
     "user": ("x-user-id", "x-end-user-id"),
 }
+_METADATA_HEADER = "x-gateway-metadata"
+_TAGS_HEADER = "x-tags"
+
+
+def environ_key(header: str) -> str:
+    """The WSGI environ key of an HTTP header (``x-tags`` -> ``HTTP_X_TAGS``)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+# The same, as WSGI environ keys: read straight from the environ, a request costs a
+# few dictionary lookups instead of Werkzeug's header-name normalisation per name.
+_ENVIRON_KEYS = {
+    field: tuple(environ_key(name) for name in names) for field, names in _HEADERS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,19 +49,25 @@ class Caller:
     tags: tuple[str, ...] = ()
 
 
-def read_caller(headers: Mapping[str, str], body_user: object = None) -> Caller:
-    """Build the caller from headers (lower-case names); the body's ``user`` is the
-    fallback for the user."""
-    combined = _parse_metadata(headers.get("x-gateway-metadata", ""))
+def read_caller(environ: Mapping[str, Any]) -> Caller:
+    """Build the caller from a request's headers, given its WSGI environ."""
+    combined = _parse_metadata(environ.get(environ_key(_METADATA_HEADER), ""))
     values: dict[str, str | None] = {}
-    for field, names in _HEADERS.items():
-        value = next((headers[n] for n in names if headers.get(n)), None)
+    for field, keys in _ENVIRON_KEYS.items():
+        value = next((environ[k] for k in keys if environ.get(k)), None)
         values[field] = _clean(value or combined.get(field))
-    if values["user"] is None and isinstance(body_user, str):
-        values["user"] = _clean(body_user)
 
-    tags = _parse_tags(headers.get("x-tags", "")) + _parse_tags(combined.get("tags", ""))
+    tags = _parse_tags(environ.get(environ_key(_TAGS_HEADER), ""))
+    tags += _parse_tags(combined.get("tags", ""))
     return Caller(**values, tags=tuple(dict.fromkeys(tags))[:_MAX_TAGS])
+
+
+def with_body_user(caller: Caller, body_user: object) -> Caller:
+    """The caller, with the body's ``user`` field as the user when no header gave one."""
+    if caller.user is not None or not isinstance(body_user, str):
+        return caller
+
+    return replace(caller, user=_clean(body_user))
 
 
 def _parse_metadata(value: str) -> dict[str, str]:

@@ -10,6 +10,7 @@
     ├── MethodNotAllowedError         405 invalid_request_error
     ├── BudgetExceededError           402 budget_exceeded
     ├── RateLimitedError              429 rate_limit_exceeded
+    ├── ControlUnavailableError       503 control_unavailable (budget store down)
     ├── ClientDisconnectedError       499 client_disconnected (never sent; recorded)
     ├── ProviderError                 502 provider_error
     │   ├── ProviderConnectionError   502 provider_connection_error   retryable
@@ -41,6 +42,10 @@ _SECRET_PATTERNS = re.compile(
     r"(sk-[A-Za-z0-9_\-*.]{6,}|gsk_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,}"
     r"|(?i:bearer)\s+[A-Za-z0-9_\-.=*]{8,}|(?<=[?&]key=)[^&\s\"']+)"
 )
+
+
+def has_secret(text: str) -> bool:
+    return _SECRET_PATTERNS.search(text) is not None
 
 
 def redact_secrets(text: str) -> str:
@@ -134,6 +139,14 @@ class RateLimitedError(GatewayError):
     status = 429
     type = "rate_limit_exceeded"
     default_code = "rate_limit_exceeded"
+
+
+class ControlUnavailableError(GatewayError):
+    """The budget and rate-limit store cannot be reached in time. Calls are refused
+    rather than let through unchecked, so budgets still hold."""
+
+    status = 503
+    type = "control_unavailable"
 
 
 class ClientDisconnectedError(GatewayError):

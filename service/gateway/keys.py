@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .control.ratelimits import RateLimits
 from .errors import AuthenticationError, NotFoundError, PermissionDeniedError
 
 KEY_PREFIX = "sk-gw-"
@@ -36,6 +37,7 @@ class VirtualKey:
     created_at: str
     expires_at: str | None
     revoked_at: str | None
+    limits: RateLimits | None = None
 
     def allows_model(self, model: str) -> bool:
         return self.models is None or model in self.models
@@ -53,6 +55,7 @@ class VirtualKey:
             "expires_at": self.expires_at,
             "revoked_at": self.revoked_at,
             "status": self.status(),
+            "limits": self.limits.to_public() if self.limits else None,
         }
 
     def status(self, now: str | None = None) -> str:
@@ -70,9 +73,8 @@ def utc_now() -> str:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
+    moment = moment.astimezone(UTC)
+    return f"{moment.isoformat(timespec='milliseconds')[:23]}Z"
 
 
 def hash_secret(secret: str) -> str:
@@ -87,6 +89,7 @@ def new_key(
     models: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     expires_at: str | None = None,
+    limits: RateLimits | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Make a key: return the full key (show it once) and the row to store."""
     key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
@@ -102,6 +105,7 @@ def new_key(
         "created_at": utc_now(),
         "expires_at": expires_at,
         "revoked_at": None,
+        "limits": limits_json(limits),
     }
     return f"{KEY_PREFIX}{key_id}-{secret}", row
 
@@ -118,7 +122,28 @@ def key_from_row(row: dict[str, Any]) -> VirtualKey:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
+        limits=_limits_from_row(row),
     )
+
+
+def limits_json(limits: RateLimits | None) -> str | None:
+    """A key's or team's rate limits as stored (JSON), None when there are none."""
+    return orjson.dumps(limits.to_public()).decode() if limits else None
+
+
+def _limits_from_row(row: dict[str, Any]) -> RateLimits | None:
+    raw = row.get("limits")
+    return RateLimits.from_mapping(orjson.loads(raw)) if raw else None
+
+
+def set_key_limits(store: Any, key_id: str, limits: RateLimits | None) -> VirtualKey:
+    """Replace a key's rate limits (None removes them); they apply from its next
+    request, in every worker. 404 for an unknown key."""
+    find_key(store, key_id)
+    store.execute(
+        "UPDATE keys SET limits = ? WHERE id = ?", (limits_json(limits), key_id)
+    )
+    return find_key(store, key_id)
 
 
 def split_key(presented: str) -> tuple[str, str] | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .errors import redact_secrets
+from .errors import has_secret, redact_secrets
 
 
 class JSONFormatter(logging.Formatter):
@@ -47,7 +47,9 @@ class RedactingFilter(logging.Filter):
             record.args = None
         record.msg = redact_secrets(str(record.msg))
         fields = getattr(record, "fields", None)
-        if fields:
+        if fields and has_secret(
+            "\n".join(value for value in fields.values() if isinstance(value, str))
+        ):
             record.fields = {
                 name: redact_secrets(value) if isinstance(value, str) else value
                 for name, value in fields.items()

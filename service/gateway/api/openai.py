@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from .. import pipeline, responses_api
-from ..attribution import read_caller
+from ..attribution import read_caller, with_body_user
 from ..context import CallContext
 from ..control.estimate import estimate_models
 from ..errors import InvalidRequestError
@@ -95,7 +95,7 @@ def authenticate_call() -> None:
         call = CallContext(
             endpoint=endpoint, request_id=g.request_id, created_at=utc_now()
         )
-        call.caller = read_caller(request.headers)
+        call.caller = read_caller(request.environ)
         call.watch = ClientWatch(request.environ, call)
         g.call = call
         call.overrides = routing_overrides()
@@ -120,7 +120,7 @@ def chat_completions() -> Response:
     validate_body(_CHAT, body)
     gateway = current_gateway()
     call = g.call
-    call.caller = read_caller(request.headers, body.get("user"))
+    call.caller = with_body_user(call.caller, body.get("user"))
     if body.get("stream"):
         stream = pipeline.start_chat_stream(gateway, call, body)
         g.stream_owns_call = True
@@ -137,7 +137,7 @@ def embeddings() -> Response:
     g.call.model_requested = body.get("model") if isinstance(body.get("model"), str) else None
     validate_body(_EMBEDDINGS, body)
     call = g.call
-    call.caller = read_caller(request.headers, body.get("user"))
+    call.caller = with_body_user(call.caller, body.get("user"))
     result = pipeline.create_embeddings(current_gateway(), call, body)
     return json_response(result, headers=pipeline.gateway_headers(call))
 
@@ -186,7 +186,7 @@ def create_response() -> Response:
     chat_body = responses_api.build_chat_body(body)
     gateway = current_gateway()
     call = g.call
-    call.caller = read_caller(request.headers, body.get("user"))
+    call.caller = with_body_user(call.caller, body.get("user"))
     response_id = responses_api.response_id_for(call.request_id)
     if chat_body.get("stream"):
         chat_stream = pipeline.start_chat_stream(gateway, call, chat_body)
