@@ -93,7 +93,7 @@ export function fakeContext(options: ContextOptions): FakeContext {
 }
 
 /** A chat completion as the gateway answers it, with its `x_gateway` facts. */
-export function completion(content: string, model = 'demo'): FakeAnswer {
+export function completion(content: string, model = 'demo', facts: IDataObject = {}): FakeAnswer {
 	return {
 		headers: { 'x-request-id': 'req_header_only', 'x-gateway-model': model },
 		body: {
@@ -105,6 +105,7 @@ export function completion(content: string, model = 'demo'): FakeAnswer {
 				request_id: 'req_0001',
 				provider: 'demo',
 				model,
+				target: `demo/${model}`,
 				prompt_tokens: 40,
 				completion_tokens: 8,
 				cached_tokens: 0,
@@ -113,6 +114,7 @@ export function completion(content: string, model = 'demo'): FakeAnswer {
 				cost_usd: 0.0000108,
 				overhead_ms: 1.2,
 				attempts: 1,
+				...facts,
 			},
 		},
 	};

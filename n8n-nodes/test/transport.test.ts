@@ -55,12 +55,12 @@ describe('gatewayRequest', () => {
 			request_id: 'req_0001',
 			provider: 'demo',
 			model: 'gpt-4o-mini',
+			target: 'demo/gpt-4o-mini',
 			prompt_tokens: 40,
 			completion_tokens: 8,
 			total_tokens: 48,
 			cost_usd: 0.0000108,
 			tokens_estimated: false,
-			fallback_from: null,
 		});
 	});
 
@@ -112,6 +112,7 @@ describe('readFacts', () => {
 				'x-request-id': 'req_9',
 				'x-gateway-provider': 'openai',
 				'x-gateway-model': 'gpt-4o-mini',
+				'x-gateway-target': 'openai/gpt-4o-mini',
 				'x-gateway-prompt-tokens': '12',
 				'x-gateway-completion-tokens': '3',
 				'x-gateway-tokens-estimated': 'true',
@@ -125,6 +126,7 @@ describe('readFacts', () => {
 			request_id: 'req_9',
 			provider: 'openai',
 			model: 'gpt-4o-mini',
+			target: 'openai/gpt-4o-mini',
 			prompt_tokens: 12,
 			completion_tokens: 3,
 			total_tokens: 15,

@@ -5,10 +5,13 @@
  * no keys, no hostnames), keeps its sticky note and grid, is formatted with this
  * pack's Prettier settings and has its row in workflows/README.md.
  */
+import type { INodeProperties } from 'n8n-workflow';
 import * as prettier from 'prettier';
 import { describe, expect, it } from 'vitest';
 
 import prettierOptions from '../.prettierrc.js';
+import { AiGateway } from '../nodes/AiGateway/AiGateway.node';
+import { AiGatewayChatModel } from '../nodes/AiGatewayChatModel/AiGatewayChatModel.node';
 import packageJson from '../package.json';
 
 // Read through Vite (as text) rather than the file system, which the community
@@ -34,6 +37,14 @@ const PACK_TYPES = packageJson.n8n.nodes.map(
 			.pop()!
 			.replace('.node.js', '')
 			.replace(/^./, (c) => c.toLowerCase())}`,
+);
+// What each node of this pack declares, to catch parameters a workflow kept from an
+// older version of the pack (n8n would ignore them silently).
+const PACK_PROPERTIES: Record<string, INodeProperties[]> = Object.fromEntries(
+	[new AiGateway(), new AiGatewayChatModel()].map(({ description }) => [
+		`${packageJson.name}.${description.name}`,
+		description.properties,
+	]),
 );
 const TYPE_PREFIXES = ['n8n-nodes-base.', '@n8n/n8n-nodes-langchain.'];
 const CREDENTIAL_NAMES: Record<string, string> = {
@@ -71,6 +82,15 @@ const files = Object.keys(WORKFLOW_TEXTS)
 function load(file: string): { text: string; workflow: Workflow } {
 	const text = WORKFLOW_TEXTS[`../../workflows/${file}`];
 	return { text, workflow: JSON.parse(text) as Workflow };
+}
+
+/** The option names of every collection parameter called `name`. */
+function declaredOptions(properties: INodeProperties[], name: string): Set<string> {
+	const collections = properties.filter(
+		(property) => property.name === name && property.type === 'collection',
+	);
+	const options = collections.flatMap((property) => property.options ?? []);
+	return new Set(options.map((option) => option.name));
 }
 
 function titleCase(name: string): boolean {
@@ -142,6 +162,22 @@ describe.each(files)('%s', (file) => {
 				TYPE_PREFIXES.some((prefix) => node.type.startsWith(prefix));
 			expect(known, `${node.name}: ${node.type}`).toBe(true);
 			expect(typeof node.typeVersion).toBe('number');
+		}
+	});
+
+	it('should set only parameters and options the pack nodes declare', () => {
+		for (const node of workflow.nodes) {
+			const properties = PACK_PROPERTIES[node.type];
+			if (!properties) continue;
+			const declared = new Set(properties.map((property) => property.name));
+			for (const [name, value] of Object.entries(node.parameters)) {
+				expect(declared.has(name), `${node.name}: ${name}`).toBe(true);
+				const options = declaredOptions(properties, name);
+				if (options.size === 0) continue;
+				for (const option of Object.keys(value as object)) {
+					expect(options.has(option), `${node.name}: ${name}.${option}`).toBe(true);
+				}
+			}
 		}
 	});
 

@@ -1,8 +1,8 @@
 """The real gateway for the n8n tests: `gateway serve` in a process of its own.
 
-It runs on a temporary database with a config that adds the fake OpenAI provider
-(for the fallback case) beside the built-in demo model, and is driven through its
-admin API with the master key.
+It runs on a temporary database with a config that gives the model alias `fast` a
+fallback (the fake OpenAI provider first, then the built-in demo model) beside the
+demo model itself, and is driven through its admin API with the master key.
 """
 
 from __future__ import annotations
@@ -24,21 +24,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 START_TIMEOUT_S = 60
 HTTP_TIMEOUT_S = 30
 
-# The fake OpenAI server stands in for the main model of the fallback workflow.
-CONFIG_TEMPLATE = """\
-providers:
-  fake-openai:
-    type: openai
-    base_url: {fake_url}/v1
-    api_key_env: FAKE_OPENAI_API_KEY
-models:
-  gpt-4o-mini:
-    provider: fake-openai
-    model: gpt-4o-mini
-"""
+# The route workflow 01 asks for: the fake (told by the test to fail) first, then
+# demo. Quick backoff keeps the run short; a breaker that never opens within the run
+# keeps the fake in every call's attempts (opened, it would be skipped instead).
+FAST_TARGETS = [
+    {"provider": "fake-openai", "model": "gpt-4o-mini"},
+    {"provider": "demo", "model": "demo"},
+]
+RETRIES = 1
+
+
+def gateway_config(fake_url: str) -> dict[str, Any]:
+    """The gateway's config file for the n8n tests, as data."""
+    return {
+        "providers": {
+            "fake-openai": {
+                "type": "openai",
+                "base_url": f"{fake_url.rstrip('/')}/v1",
+                "api_key_env": "FAKE_OPENAI_API_KEY",
+            },
+        },
+        "routing": {
+            "retries": RETRIES,
+            "backoff_ms": {"base": 10, "cap": 50},
+            "circuit_breaker": {"failures": 1000},
+        },
+        "models": {"fast": {"targets": FAST_TARGETS}},
+    }
 
 
 class GatewayError(Exception):
@@ -79,6 +96,10 @@ class Gateway:
     def create_key(self, name: str) -> str:
         return self.admin("POST", "/keys", {"name": name})["key"]
 
+    def request(self, request_id: str) -> dict[str, Any]:
+        """One logged request with its ``attempt_list``, oldest attempt first."""
+        return self.admin("GET", f"/requests/{urllib.parse.quote(request_id)}")
+
     def requests_for(self, workflow_id: str) -> list[dict[str, Any]]:
         """Every logged request of one workflow, oldest first."""
         rows: list[dict[str, Any]] = []
@@ -113,7 +134,7 @@ def run_gateway(workdir: Path, fake_url: str) -> Iterator[Gateway]:
     command = gateway_command()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "gateway.yaml"
-    config.write_text(CONFIG_TEMPLATE.format(fake_url=fake_url.rstrip("/")))
+    config.write_text(yaml.safe_dump(gateway_config(fake_url), sort_keys=False))
     port = free_port()
     master_key = "mk-test-" + secrets.token_hex(16)
     env = {

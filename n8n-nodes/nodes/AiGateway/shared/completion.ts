@@ -1,5 +1,5 @@
-import type { IDataObject, IExecuteFunctions, JsonObject } from 'n8n-workflow';
-import { NodeApiError, NodeOperationError } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+import { NodeOperationError } from 'n8n-workflow';
 
 import { gatewayRequest } from './transport';
 import type {
@@ -13,7 +13,6 @@ import type {
 export interface CompletionOptions {
 	temperature?: number;
 	maxTokens?: number;
-	fallbackModel?: string;
 	tags?: string;
 }
 
@@ -21,18 +20,6 @@ export interface CompletionResult {
 	content: string;
 	finishReason: string | null;
 	facts: GatewayFacts;
-}
-
-// Statuses after which another model may succeed: the model is unknown or its
-// provider is failing. Bad input (400) and key problems (401, 403) fail the same way
-// on any model.
-const FALLBACK_STATUSES = new Set(['404', '408', '409', '429', '500', '502', '503', '504']);
-
-export function shouldFallBack(error: unknown, model: string, fallbackModel?: string): boolean {
-	if (!fallbackModel || fallbackModel === model) return false;
-	if (!(error instanceof NodeApiError)) return false;
-
-	return FALLBACK_STATUSES.has(String(error.httpCode));
 }
 
 /** Builds a chat completion body from the node's options; unset options are omitted. */
@@ -54,17 +41,22 @@ export function jsonSchemaFormat(name: string, schema: IDataObject): JsonSchemaF
 	return { type: 'json_schema', json_schema: { name, strict: true, schema } };
 }
 
-async function sendCompletion(
+/**
+ * Sends one chat completion to the gateway. Retries and fallbacks to other models are
+ * the gateway's job (a route with several targets), so a failure here is final: it is
+ * thrown as NodeApiError with the gateway's message.
+ */
+export async function runCompletion(
 	ctx: IExecuteFunctions,
 	itemIndex: number,
 	request: ChatCompletionRequest,
-	tags?: string,
+	options: CompletionOptions,
 ): Promise<CompletionResult> {
 	const { body, facts } = await gatewayRequest<ChatCompletion>(ctx, itemIndex, {
 		method: 'POST',
 		path: '/v1/chat/completions',
 		body: request as unknown as IDataObject,
-		tags,
+		tags: options.tags,
 	});
 
 	const choice = body.choices?.[0];
@@ -75,31 +67,6 @@ async function sendCompletion(
 		finishReason: choice?.finish_reason ?? null,
 		facts,
 	};
-}
-
-/**
- * Sends a chat completion; when the gateway cannot serve the requested model and a
- * fallback model is set, sends the same request once more on the fallback model.
- */
-export async function runCompletion(
-	ctx: IExecuteFunctions,
-	itemIndex: number,
-	request: ChatCompletionRequest,
-	options: CompletionOptions,
-): Promise<CompletionResult> {
-	try {
-		return await sendCompletion(ctx, itemIndex, request, options.tags);
-	} catch (error) {
-		if (!shouldFallBack(error, request.model, options.fallbackModel)) {
-			throw new NodeApiError(ctx.getNode(), error as JsonObject, { itemIndex });
-		}
-
-		const fallback = { ...request, model: options.fallbackModel as string };
-		const result = await sendCompletion(ctx, itemIndex, fallback, options.tags);
-		result.facts.fallback_from = request.model;
-
-		return result;
-	}
 }
 
 /** Parses a model's JSON answer; tolerates a Markdown code fence around it. */

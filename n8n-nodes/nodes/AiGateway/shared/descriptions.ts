@@ -58,16 +58,6 @@ const maxTokens: INodeProperties = {
 	description: 'The most tokens the model may generate',
 };
 
-const fallbackModel: INodeProperties = {
-	displayName: 'Fallback Model',
-	name: 'fallbackModel',
-	type: 'string',
-	default: '',
-	placeholder: 'e.g. demo',
-	description:
-		'Model to ask once more when the gateway cannot serve the main model (unknown model, rate limit or provider failure)',
-};
-
 const tags: INodeProperties = {
 	displayName: 'Tags',
 	name: 'tags',
@@ -89,6 +79,6 @@ export function completionOptions(
 		placeholder: 'Add Option',
 		default: {},
 		displayOptions,
-		options: [...extra, fallbackModel, maxTokens, tags, temperature],
+		options: [...extra, maxTokens, tags, temperature],
 	};
 }

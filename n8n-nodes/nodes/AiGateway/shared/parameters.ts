@@ -29,8 +29,7 @@ export function readText(
 }
 
 export function readOptions(ctx: IExecuteFunctions, itemIndex: number): CompletionOptions {
-	const options = ctx.getNodeParameter('options', itemIndex, {}) as CompletionOptions;
-	return { ...options, fallbackModel: options.fallbackModel?.trim() || undefined };
+	return ctx.getNodeParameter('options', itemIndex, {}) as CompletionOptions;
 }
 
 /**

@@ -118,6 +118,7 @@ const FACT_HEADERS: Record<string, string> = {
 	'x-request-id': 'request_id',
 	'x-gateway-provider': 'provider',
 	'x-gateway-model': 'model',
+	'x-gateway-target': 'target',
 	'x-gateway-prompt-tokens': 'prompt_tokens',
 	'x-gateway-completion-tokens': 'completion_tokens',
 	'x-gateway-cached-tokens': 'cached_tokens',
@@ -128,7 +129,7 @@ const FACT_HEADERS: Record<string, string> = {
 	'x-gateway-attempts': 'attempts',
 };
 
-const TEXT_FACTS = new Set(['request_id', 'provider', 'model']);
+const TEXT_FACTS = new Set(['request_id', 'provider', 'model', 'target']);
 
 function parseFact(name: string, value: unknown): string | number | boolean | null {
 	if (value === undefined || value === null || value === '') return null;
@@ -149,6 +150,7 @@ export function readFacts(headers: IDataObject, body: unknown): GatewayFacts {
 		request_id: null,
 		provider: null,
 		model: null,
+		target: null,
 		prompt_tokens: null,
 		completion_tokens: null,
 		total_tokens: null,
@@ -158,7 +160,6 @@ export function readFacts(headers: IDataObject, body: unknown): GatewayFacts {
 		cost_usd: null,
 		overhead_ms: null,
 		attempts: null,
-		fallback_from: null,
 	};
 
 	for (const [header, name] of Object.entries(FACT_HEADERS)) {

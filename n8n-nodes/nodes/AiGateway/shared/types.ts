@@ -17,6 +17,11 @@ export interface GatewayFacts extends IDataObject {
 	request_id: string | null;
 	provider: string | null;
 	model: string | null;
+	/**
+	 * The route target that answered (`provider/model`). When the gateway fell back,
+	 * it is not the route's first target and `attempts` is more than 1.
+	 */
+	target: string | null;
 	prompt_tokens: number | null;
 	completion_tokens: number | null;
 	total_tokens: number | null;
@@ -26,8 +31,6 @@ export interface GatewayFacts extends IDataObject {
 	cost_usd: number | null;
 	overhead_ms: number | null;
 	attempts: number | null;
-	/** The model the node asked for first when its own fallback answered instead. */
-	fallback_from: string | null;
 }
 
 export interface ChatMessage {

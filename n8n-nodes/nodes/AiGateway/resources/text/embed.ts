@@ -10,10 +10,7 @@ interface EmbedOptions {
 	tags?: string;
 }
 
-/**
- * Embed: text to one vector. No fallback model here: vectors from different models
- * cannot be compared, so a silent switch would corrupt a search index.
- */
+/** Embed: text to one vector. */
 export async function embed(this: IExecuteFunctions, itemIndex: number): Promise<IDataObject[]> {
 	const model = readModel(this, itemIndex);
 	const input = readText(this, itemIndex, 'text', 'Text');
