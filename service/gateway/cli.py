@@ -13,6 +13,7 @@ import orjson
 
 from . import keys
 from .config import load_config, load_settings
+from .control.commands import budgets_group, parse_limits, teams_group
 from .errors import ConfigError
 from .storage.sqlite import SQLiteStore
 
@@ -90,12 +91,25 @@ def _store() -> SQLiteStore:
     return store
 
 
+def limit_options(command: Any) -> Any:
+    """``--rpm``, ``--tpm`` and ``--max-concurrent``: a key's rate limits."""
+    options = [
+        click.option("--rpm", "requests_per_minute", type=int, help="Requests/minute."),
+        click.option("--tpm", "tokens_per_minute", type=int, help="Tokens/minute."),
+        click.option("--max-concurrent", type=int, help="Calls in flight at once."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @keys_group.command("create")
 @click.option("--name", required=True, help="What the key is for.")
 @click.option("--team", help="Team the key's spend is attributed to.")
 @click.option("--owner", help="Who is responsible for the key.")
 @click.option("--model", "models", multiple=True, help="A model it may use (repeat).")
 @click.option("--expires-in-days", type=click.FloatRange(min=0, min_open=True))
+@limit_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create_key(
     name: str,
@@ -104,13 +118,19 @@ def create_key(
     models: tuple[str, ...],
     expires_in_days: float | None,
     as_json: bool,
+    **limits: int | None,
 ) -> None:
     """Create a key and print it (this is the only time it is shown)."""
     expires_at = None
     if expires_in_days:
         expires_at = keys.format_time(datetime.now(UTC) + timedelta(days=expires_in_days))
     full_key, row = keys.new_key(
-        name, team=team, owner=owner, models=list(models) or None, expires_at=expires_at
+        name,
+        team=team,
+        owner=owner,
+        models=list(models) or None,
+        expires_at=expires_at,
+        limits=parse_limits(limits),
     )
     _store().insert_key(row)
     public = keys.key_from_row(row).to_public()
@@ -143,6 +163,24 @@ def revoke_key(key_id: str) -> None:
         raise SystemExit(1)
     store.revoke_key(key_id, keys.utc_now())
     click.echo(f"revoked {key_id}")
+
+
+@keys_group.command("limits")
+@click.argument("key_id")
+@limit_options
+@click.option("--clear", is_flag=True, help="Remove the key's limits.")
+def set_key_limits(key_id: str, clear: bool, **limits: int | None) -> None:
+    """Set (replace) or clear a key's rate limits; they apply from its next call."""
+    store = _store()
+    if store.get_key(key_id) is None:
+        click.echo(f"no key with id {key_id}", err=True)
+        raise SystemExit(1)
+    key = keys.set_key_limits(store, key_id, None if clear else parse_limits(limits))
+    click.echo(f"{key_id}: {orjson.dumps(key.to_public()['limits']).decode()}")
+
+
+main.add_command(budgets_group)
+main.add_command(teams_group)
 
 
 @main.command("check-config")

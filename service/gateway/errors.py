@@ -18,6 +18,7 @@
     │   ├── ProviderUnavailableError  502 provider_unavailable        retryable (5xx)
     │   ├── ProviderRateLimitError    429 provider_rate_limited       retryable
     │   ├── ProviderInvalidResponseError 502 provider_invalid_response retryable
+    │   │   └── ProviderResponseTooLargeError  (not retried: it would be as large again)
     │   ├── ProviderStreamError       502 provider_stream_error (after the first byte)
     │   ├── ProviderAuthError         502 provider_auth_error (the gateway's provider key)
     │   ├── ProviderQuotaError        502 provider_quota_exceeded (its account is empty)
@@ -211,6 +212,11 @@ class ProviderRateLimitError(ProviderError):
 class ProviderInvalidResponseError(ProviderError):
     type = "provider_invalid_response"
     retryable = True
+
+
+class ProviderResponseTooLargeError(ProviderInvalidResponseError):
+    retryable = False
+    default_code = "response_too_large"
 
 
 class ProviderStreamError(ProviderError):

@@ -14,6 +14,7 @@ Each public function here serves one endpoint and returns what the view serializ
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -142,6 +143,7 @@ def _relay_stream(
             yield data
             call.downstream_seconds += time.perf_counter() - sent
         _account_stream(gateway, call, body, upstream, output, last)
+        upstream.finish()
         call.status = 200
         finished = True
         tail = _sse(_usage_chunk(call, last)) if include_usage else b""
@@ -149,6 +151,11 @@ def _relay_stream(
     except ClientDisconnectedError:
         pass
     except ProviderError as error:
+        runner.record_stream_failure(call, error)
+        upstream.finish(error)
+        if call.client_gone:
+            # Nobody is left to tell: the client's hang-up is what the row records.
+            return
         stream_error = error if isinstance(error, ProviderStreamError) else _as_stream_error(error)
         call.error = stream_error
         call.status = stream_error.status
@@ -203,14 +210,28 @@ def _account_stream(
         return
 
     usage = upstream.translator.usage
-    if usage is None:
-        model = call.target.model if call.target else body["model"]
-        usage = Usage(
+    if usage is None or not upstream.translator.finished:
+        usage = _estimate_stream_usage(call, body, output, usage)
+    account(gateway, call, usage, last.get("model"))
+
+
+def _estimate_stream_usage(
+    call: CallContext, body: dict[str, Any], output: list[str], reported: Usage | None
+) -> Usage:
+    """The usage of a stream that ended early (cut, abandoned): the provider's counts
+    where it sent some (Anthropic reports the prompt up front), and at least the
+    output relayed so far, counted with tiktoken."""
+    model = call.target.model if call.target else body["model"]
+    counted = count_text_tokens("".join(output), model)
+    if reported is None:
+        return Usage(
             prompt_tokens=count_prompt_tokens(body, model),
-            completion_tokens=count_text_tokens("".join(output), model),
+            completion_tokens=counted,
             estimated=True,
         )
-    account(gateway, call, usage, last.get("model"))
+
+    completion = max(reported.completion_tokens, counted)
+    return dataclasses.replace(reported, completion_tokens=completion, estimated=True)
 
 
 def _usage_chunk(call: CallContext, last: dict[str, Any]) -> dict[str, Any]:

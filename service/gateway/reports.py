@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from .control.periods import period_start
 from .keys import format_time
 from .storage.sqlite import SQLiteStore
 
@@ -16,34 +17,6 @@ FILTER_NAMES = (
     "key_id", "team", "model", "provider", "workflow_id", "execution_id", "user",
     "tag", "endpoint",
 )
-
-
-def period_start(period: str, now: datetime) -> datetime | None:
-    """Start of the calendar period (UTC) containing ``now``; None for ``total``."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if period == "day":
-        return midnight
-    if period == "week":
-        return midnight - timedelta(days=midnight.weekday())
-    if period == "month":
-        return midnight.replace(day=1)
-
-    return None
-
-
-def period_end(period: str, now: datetime) -> datetime | None:
-    """End (exclusive) of the calendar period containing ``now``."""
-    start = period_start(period, now)
-    if start is None:
-        return None
-    if period == "day":
-        return start + timedelta(days=1)
-    if period == "week":
-        return start + timedelta(days=7)
-    if start.month == 12:
-        return start.replace(year=start.year + 1, month=1)
-
-    return start.replace(month=start.month + 1)
 
 
 def spend_report(store: SQLiteStore, query: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -74,3 +47,22 @@ def _rounded(row: dict[str, Any]) -> dict[str, Any]:
     row = dict(row)
     row["cost_usd"] = round(row["cost_usd"], 10)
     return row
+
+
+def logged_spend(
+    store: SQLiteStore, column: str | None, value: str, since: str | None
+) -> float:
+    """USD the request log holds since ``since`` (all time when None), for the rows
+    whose ``column`` is ``value`` (every row when ``column`` is None)."""
+    conditions, params = [], []
+    if column is not None:
+        conditions.append(f"{column} = ?")
+        params.append(value)
+    if since is not None:
+        conditions.append("created_at >= ?")
+        params.append(since)
+
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    sql = f"SELECT coalesce(sum(cost_usd), 0) AS spent FROM requests {where}"
+    rows = store.query(sql, tuple(params))
+    return rows[0]["spent"]

@@ -24,6 +24,7 @@ from .errors import (
     ProviderConnectionError,
     ProviderError,
     ProviderInvalidResponseError,
+    ProviderResponseTooLargeError,
     ProviderTimeoutError,
 )
 from .providers.types import ProviderCall
@@ -63,9 +64,7 @@ class LocalResponse(UpstreamResponse):
     def read(self, limit: int) -> bytes:
         body = b"".join(self._chunks)
         if len(body) > limit:
-            raise ProviderInvalidResponseError(
-                f"response larger than {limit} bytes"
-            )
+            raise ProviderResponseTooLargeError(f"response larger than {limit} bytes")
 
         return body
 
@@ -93,7 +92,7 @@ class _PooledResponse(UpstreamResponse):
         for chunk in self.iter_chunks():
             size += len(chunk)
             if size > limit:
-                raise ProviderInvalidResponseError(
+                raise ProviderResponseTooLargeError(
                     f"response larger than {limit} bytes"
                 )
             parts.append(chunk)

@@ -1037,7 +1037,7 @@ def test_provider_rejection_before_the_stream_starts_is_an_http_error(
 def test_client_leaving_mid_stream_is_recorded_once(
     server: GatewayServer, fake: FakeServer, workflow: str
 ) -> None:
-    fake.queue(stall(3.0, after_events=5))
+    fake.queue(stall(10.0, after_events=5))
     headers = {**bearer(server.create_key()), "X-Workflow-Id": workflow}
     body = {"model": "sonnet", "input": "a b c d e f", "stream": True}
 

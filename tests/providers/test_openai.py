@@ -73,6 +73,21 @@ def test_openai_parse_error_maps_status_and_code(
     assert "sk-abc" not in error.message
 
 
+def test_openai_server_error_with_room_left_in_its_rate_limits_asks_no_wait() -> None:
+    # OpenAI sends its x-ratelimit-* headers on every response, errors included.
+    headers = {
+        "x-ratelimit-remaining-requests": "9999",
+        "x-ratelimit-reset-requests": "6ms",
+        "x-ratelimit-remaining-tokens": "29999000",
+        "x-ratelimit-reset-tokens": "0s",
+    }
+    body = orjson.dumps({"error": {"message": "The server had an error"}})
+
+    error = openai.parse_error(500, headers, body)
+
+    assert error.retry_after is None
+
+
 def test_openai_parse_error_survives_a_non_json_body() -> None:
     error = openai.parse_error(502, {}, b"<html>Bad Gateway</html>")
 
@@ -85,7 +100,12 @@ def test_openai_parse_error_survives_a_non_json_body() -> None:
     [
         (b"{not json", errors.ProviderInvalidResponseError),
         (b"[1, 2]", errors.ProviderInvalidResponseError),
-        (b'{"error": {"message": "hidden failure"}}', errors.ProviderInvalidResponseError),
+        (b'{"object": "list"}', errors.ProviderInvalidResponseError),
+        (b'{"error": {"message": "hidden failure"}}', errors.ProviderUnavailableError),
+        (b'{"error": {"message": "x", "type": "server_error"}}', errors.ProviderUnavailableError),
+        (b'{"error": {"message": "x", "type": "requests"}}', errors.ProviderRateLimitError),
+        (b'{"error": {"message": "x", "type": "invalid_request_error"}}', errors.ProviderRejectedError),
+        (b'{"error": {"message": "x", "code": "context_length_exceeded"}}', errors.ContextWindowExceededError),
     ],
 )
 def test_openai_parse_chat_response_rejects_bodies_that_are_not_completions(

@@ -30,6 +30,31 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
             360.0,
         ),
         ({"x-ratelimit-reset-tokens": "20ms"}, 0.02),
+        # Limits with room left did not refuse the call: their resets are no wait.
+        (
+            {
+                "x-ratelimit-remaining-requests": "9999",
+                "x-ratelimit-reset-requests": "6ms",
+                "x-ratelimit-remaining-tokens": "29999000",
+                "x-ratelimit-reset-tokens": "0s",
+            },
+            None,
+        ),
+        (
+            {
+                "x-ratelimit-remaining-requests": "12",
+                "x-ratelimit-reset-requests": "10ms",
+                "x-ratelimit-reset-tokens": "2s",
+            },
+            2.0,
+        ),
+        (
+            {
+                "anthropic-ratelimit-requests-remaining": "40",
+                "anthropic-ratelimit-requests-reset": "2026-01-01T00:00:05Z",
+            },
+            None,
+        ),
         ({"anthropic-ratelimit-requests-reset": "2026-01-01T00:00:30Z"}, 30.0),
         ({"anthropic-ratelimit-tokens-reset": "2025-12-31T23:59:00Z"}, 0.0),
     ],

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ADMIN, bearer, create_key
 from tests.fakes import FakeServer
-from tests.fakes.behaviours import delay, error, reply
+from tests.fakes.behaviours import cut, delay, error, malformed_json, reply, reset
 
 pytest_plugins = ["tests.fakes.plugin"]
 
@@ -98,6 +98,73 @@ def test_spent_retries_fall_back_to_the_next_target(
         ("primary/gpt-4o", "retry", "retried"),
         ("primary/gpt-4o", "retry", "fell_back"),
         ("backup/gpt-4o-mini", "fallback", "success"),
+    ]
+
+
+def test_a_call_no_target_answers_ends_on_a_failed_attempt_not_a_fallback(
+    client: Any, fake_provider: FakeServer
+) -> None:
+    key = create_key(client)
+    fake_provider.set_default(error(503, "busy"))
+
+    response = chat(client, key, {"X-Gateway-No-Fallback": "true"})
+
+    assert response.status_code == 502
+    listed = attempts(client, response.headers["x-request-id"])
+    assert [(a["kind"], a["outcome"]) for a in listed] == [
+        ("first", "retried"), ("retry", "retried"), ("retry", "failed")
+    ]
+
+
+def test_an_attempt_whose_body_broke_records_the_status_the_provider_answered(
+    client: Any, fake_provider: FakeServer
+) -> None:
+    key = create_key(client)
+    fake_provider.queue(malformed_json())
+
+    response = chat(client, key)
+
+    assert response.status_code == 200
+    first = attempts(client, response.headers["x-request-id"])[0]
+    assert (first["status"], first["error_type"], first["outcome"]) == (
+        200, "provider_invalid_response", "retried"
+    )
+
+
+def stream(client: Any, key: str) -> Any:
+    return client.post(
+        "/v1/chat/completions", json={**CHAT, "stream": True}, headers=bearer(key)
+    )
+
+
+def test_a_stream_that_ends_before_its_first_chunk_is_retried(
+    client: Any, fake_provider: FakeServer
+) -> None:
+    key = create_key(client)
+    fake_provider.queue(cut(after_events=0, http_complete=True))
+
+    response = stream(client, key)
+
+    assert response.get_data().endswith(b"data: [DONE]\n\n")
+    listed = attempts(client, response.headers["x-request-id"])
+    assert [(a["outcome"], a["error_type"]) for a in listed] == [
+        ("retried", "provider_invalid_response"), ("success", None)
+    ]
+
+
+def test_a_stream_broken_after_its_first_chunk_records_a_failed_attempt(
+    client: Any, fake_provider: FakeServer
+) -> None:
+    key = create_key(client)
+    fake_provider.queue(reset(after_events=3))
+
+    response = stream(client, key)
+
+    body = response.get_data()
+    assert b"provider_stream_error" in body and b"[DONE]" not in body
+    listed = attempts(client, response.headers["x-request-id"])
+    assert [(a["outcome"], a["status"], a["error_type"]) for a in listed] == [
+        ("failed", 200, "provider_connection_error")
     ]
 
 
@@ -209,3 +276,39 @@ def test_request_timeout_header_bounds_the_whole_call(client: Any, fake_provider
 
     assert response.status_code == 504
     assert time.monotonic() - started < 1.5
+
+
+def test_streams_that_break_mid_way_open_the_breaker(client: Any, fake_provider: FakeServer) -> None:
+    # A stream is judged when it ends: one that always breaks after its first chunk
+    # counts as a failure, even though it cannot be retried.
+    key = create_key(client)
+    fake_provider.set_default(cut(after_events=3))
+    body = {**CHAT, "stream": True}
+    for _ in range(3):
+        broken = client.post("/v1/chat/completions", json=body, headers=bearer(key))
+        assert b"provider_stream_error" in broken.get_data()
+
+    skipped = client.post("/v1/chat/completions", json=body, headers=bearer(key))
+
+    assert skipped.headers["x-gateway-target"] == "backup/gpt-4o-mini"
+    assert len(fake_provider.requests()) == 3
+
+
+def test_final_rate_limit_passes_the_providers_retry_after_on(
+    make_app: Any, fake_provider: FakeServer
+) -> None:
+    solo = f"""
+providers:
+  only: {{type: openai, base_url: "{fake_provider.url}/v1", api_key_env: FAKE_KEY}}
+routing: {{retries: 0}}
+models:
+  smart: {{provider: only, model: gpt-4o}}
+"""
+    client = make_app(solo, {"FAKE_KEY": "sk-fake"}).test_client()
+    fake_provider.queue(error(429, "slow down", retry_after=7))
+
+    response = chat(client, create_key(client))
+
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+    assert response.get_json()["error"]["type"] == "provider_rate_limited"

@@ -8,6 +8,7 @@ is logged and answered as a 500 ``internal_error`` without a stack trace.
 from __future__ import annotations
 
 import logging
+import math
 
 import orjson
 from flask import Flask, Response, g, request
@@ -46,6 +47,10 @@ def error_response(error: GatewayError) -> Response:
     )
     for name, value in error.headers.items():
         response.headers[name] = value
+    retry_after = getattr(error, "retry_after", None)
+    if error.status == 429 and retry_after and "Retry-After" not in response.headers:
+        # The provider's own wait, passed on so clients back off instead of hammering.
+        response.headers["Retry-After"] = str(math.ceil(retry_after))
     if request_id:
         response.headers["x-request-id"] = request_id
 

@@ -20,6 +20,9 @@ from marshmallow import (
     validates_schema,
 )
 
+from ..control.budget_config import BudgetDefinitionSchema, BudgetFieldsSchema
+from ..control.budgets import SCOPES
+
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 PART_TYPES = ("text", "image_url", "input_audio", "file", "refusal")
 
@@ -262,6 +265,7 @@ class KeyCreateSchema(Schema):
     metadata = fields.Dict(keys=fields.String(), allow_none=True)
     expires_at = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
     expires_in_days = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    limits = fields.Nested(lambda: RateLimitsSchema(), allow_none=True)
 
     @validates_schema
     def check_one_expiry(self, data: dict[str, Any], **_: Any) -> None:
@@ -411,3 +415,62 @@ class ResponsesSchema(Schema):
     )
     store = fields.Boolean(allow_none=True)
     background = fields.Boolean(allow_none=True)
+
+
+_LIMIT_RANGE = validate.Range(min=1, max=1_000_000_000)
+
+
+class RateLimitsSchema(Schema):
+    """A key's or team's rate limits; a missing or null field means no limit."""
+
+    class Meta:
+        unknown = RAISE
+
+    requests_per_minute = fields.Integer(
+        strict=True, validate=_LIMIT_RANGE, allow_none=True
+    )
+    tokens_per_minute = fields.Integer(strict=True, validate=_LIMIT_RANGE, allow_none=True)
+    max_concurrent = fields.Integer(strict=True, validate=_LIMIT_RANGE, allow_none=True)
+
+
+class BudgetCreateSchema(BudgetDefinitionSchema):
+    """``POST /admin/budgets``: the config file's budget fields (budget_config)."""
+
+
+class BudgetUpdateSchema(BudgetFieldsSchema):
+    """``PATCH /admin/budgets/<id>``: what it limits (scope, subject) is fixed."""
+
+
+class BudgetQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    scope = fields.String(validate=validate.OneOf(SCOPES))
+    subject = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class EstimateSchema(Schema):
+    """``POST /v1/estimate``: a chat body, with ``models`` to compare several."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    model = fields.String(validate=validate.Length(min=1, max=200))
+    models = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(min=1, max=20),
+    )
+    messages = Messages(required=True)
+    max_tokens = fields.Integer(
+        strict=True, validate=validate.Range(min=1), allow_none=True
+    )
+    max_completion_tokens = fields.Integer(
+        strict=True, validate=validate.Range(min=1), allow_none=True
+    )
+    n = fields.Integer(strict=True, validate=validate.Range(min=1, max=128))
+    tools = Tools()
+
+    @validates_schema
+    def check_models_given(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("model") and not data.get("models"):
+            raise ValidationError("give model, or models to compare", "models")

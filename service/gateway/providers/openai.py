@@ -80,7 +80,7 @@ def parse_chat_response(model: str, raw: bytes) -> Completion:
     """Parse a chat.completion; a 200 that carries an error object raises."""
     data = load_json_object(raw)
     if not isinstance(data.get("choices"), list):
-        raise error_from_body(data, 200)
+        raise _not_a(data, "chat completion")
 
     return Completion(body=data, usage=parse_usage(data.get("usage")))
 
@@ -88,9 +88,18 @@ def parse_chat_response(model: str, raw: bytes) -> Completion:
 def parse_embeddings_response(model: str, raw: bytes) -> Completion:
     data = load_json_object(raw)
     if not isinstance(data.get("data"), list):
-        raise error_from_body(data, 200)
+        raise _not_a(data, "list of embeddings")
 
     return Completion(body=data, usage=parse_usage(data.get("usage")))
+
+
+def _not_a(data: dict[str, Any], what: str) -> ProviderError:
+    """The error for a 200 whose body is not ``what``: the provider's own error if
+    the body is one, else an invalid response."""
+    if "error" in data:
+        return error_from_body(data, 200)
+
+    return ProviderInvalidResponseError(f"the provider answered something not a {what}")
 
 
 def parse_error(status: int, headers: Mapping[str, str], raw: bytes) -> ProviderError:
@@ -129,9 +138,23 @@ def error_from_body(data: dict[str, Any], status: int) -> ProviderError:
     )
 
 
+# An error object inside a 200 (a body or a stream event) has no status of its own:
+# its type says which status it would have had.
+_STATUS_OF_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_exceeded": 429,
+    "requests": 429,
+    "tokens": 429,
+    "insufficient_quota": 429,
+}
+
+
 def _error_class(status: int, code: str | None, kind: str) -> type[ProviderError]:
     if status == 200:
-        return ProviderInvalidResponseError
+        status = _STATUS_OF_TYPE.get(kind) or _STATUS_OF_TYPE.get(code or "") or 500
     if code in _CONTEXT_CODES:
         return ContextWindowExceededError
     if code in _POLICY_CODES:
@@ -208,7 +231,7 @@ class OpenAIStream:
         if not isinstance(chunk, dict):
             raise ProviderInvalidResponseError("the provider sent a malformed chunk")
         if "error" in chunk:
-            raise error_from_body(chunk, 500)
+            raise error_from_body(chunk, 200)
 
         if "usage" in chunk:
             self.usage = parse_usage(chunk.pop("usage")) or self.usage

@@ -17,9 +17,10 @@ def parse_retry_after(
     """Return the wait in seconds a provider asked for, or None if it gave none.
 
     Reads ``retry-after-ms`` (OpenAI, Azure), ``retry-after`` (seconds or an HTTP
-    date), then the rate-limit reset headers: OpenAI's ``x-ratelimit-reset-requests``
-    / ``-tokens`` durations such as ``6m0s``, Anthropic's ``anthropic-ratelimit-*-reset``
-    RFC 3339 times. Header names must be lower case.
+    date), then the reset headers of a rate limit with nothing remaining (or no
+    ``remaining`` header): OpenAI's ``x-ratelimit-reset-requests`` / ``-tokens``
+    durations such as ``6m0s``, Anthropic's ``anthropic-ratelimit-*-reset`` RFC 3339
+    times. Header names must be lower case.
     """
     now = now or datetime.now(UTC)
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
@@ -43,7 +44,9 @@ def _wait_for_exhausted_limit(
     headers: Mapping[str, str], now: datetime
 ) -> float | None:
     # A reset header says when that limit refills completely; only the limit that is
-    # exhausted (its "remaining" header is 0) tells when a retry can succeed.
+    # exhausted (its "remaining" header is 0) tells when a retry can succeed. A limit
+    # with room left says nothing about this failure (providers send these headers
+    # on every response, 5xx included), so its reset is no reason to wait.
     waits: list[float] = []
     exhausted: list[float] = []
     for name, value in headers.items():
@@ -52,9 +55,11 @@ def _wait_for_exhausted_limit(
         wait = _parse_reset(value, now)
         if wait is None:
             continue
-        waits.append(wait)
-        if headers.get(name.replace("reset", "remaining")) == "0":
+        remaining = headers.get(name.replace("reset", "remaining"))
+        if remaining == "0":
             exhausted.append(wait)
+        elif remaining is None:
+            waits.append(wait)
 
     if exhausted:
         return max(exhausted)

@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 from ..config import ProviderEntry, Route, Target
 from ..context import AttemptRecord, CallContext, Gateway
 from ..errors import (
+    ClientDisconnectedError,
     ContextWindowExceededError,
     GatewayError,
     ProviderError,
     ProviderInvalidResponseError,
     ProviderRateLimitError,
-    ProviderStreamError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
@@ -38,7 +38,9 @@ from ..providers import provider_module
 from ..providers.sse import SSEDecoder
 from ..providers.types import Completion, StreamTranslator
 from ..transport import UpstreamResponse
+from .breaker import Breaker
 from .policy import (
+    BreakerPolicy,
     Overrides,
     TargetLoad,
     Timeouts,
@@ -111,6 +113,10 @@ def run(
             "try again shortly",
             details={"targets": [target.id for target in route.targets]},
         )
+    last = call.attempts[-1]
+    if last.outcome == "fell_back":
+        # No target came after it: the call failed there, it did not fall back.
+        last.outcome = "failed"
     raise state.last_error
 
 
@@ -193,7 +199,11 @@ def _try_target(state: _Run, target: Target, exchange: Exchange[Result]) -> Resu
             attempt.outcome = "failed"
             raise
 
-        gateway.breaker.record_success(target.id)
+        if isinstance(result, UpstreamStream):
+            # A stream is judged when it ends, not when its first chunk arrives.
+            result.judge_with(gateway.breaker, target.id, state.route.settings.breaker)
+        else:
+            gateway.breaker.record_success(target.id)
         call.target = target
         return result
 
@@ -275,7 +285,10 @@ def _name_provider(error: ProviderError, entry: ProviderEntry) -> None:
 @contextmanager
 def waiting_on_upstream(call: CallContext) -> Iterator[None]:
     """Count the block as time waiting on the provider; a client that hangs up
-    meanwhile interrupts it (see ``disconnect.py``)."""
+    meanwhile interrupts it (see ``disconnect.py``), and one already gone stops the
+    call before it waits."""
+    if call.client_gone:
+        raise ClientDisconnectedError("the client disconnected")
     call.waiting_upstream = True
     started = time.perf_counter()
     try:
@@ -319,9 +332,11 @@ def chat_exchange(
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_chat_call(entry.endpoint, target.model, body, False)
         response = _send(gateway, call, provider_call, timeouts)
-        _raise_for_status(gateway, call, module, response)
-        _check_json(response)
-        return module.parse_chat_response(target.model, _read_body(gateway, call, response))
+        with _answered(response):
+            _raise_for_status(gateway, call, module, response)
+            _check_json(response)
+            raw = _read_body(gateway, call, response)
+            return module.parse_chat_response(target.model, raw)
 
     return exchange
 
@@ -333,12 +348,25 @@ def embeddings_exchange(
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_embeddings_call(entry.endpoint, target.model, body)
         response = _send(gateway, call, provider_call, timeouts)
-        _raise_for_status(gateway, call, module, response)
-        _check_json(response)
-        raw = _read_body(gateway, call, response)
-        return module.parse_embeddings_response(target.model, raw)
+        with _answered(response):
+            _raise_for_status(gateway, call, module, response)
+            _check_json(response)
+            raw = _read_body(gateway, call, response)
+            return module.parse_embeddings_response(target.model, raw)
 
     return exchange
+
+
+@contextmanager
+def _answered(response: UpstreamResponse) -> Iterator[None]:
+    """Give an error raised after the response head the status the provider
+    answered, so the attempt records it (a 200 whose body was broken, say)."""
+    try:
+        yield
+    except ProviderError as error:
+        if error.upstream_status is None:
+            error.upstream_status = response.status
+        raise
 
 
 def _check_json(response: UpstreamResponse) -> None:
@@ -370,9 +398,27 @@ class UpstreamStream:
         self._response = response
         self._chunks = response.iter_chunks()
         self._decoder = SSEDecoder()
+        self._limit = gateway.settings.max_response_bytes
+        self._size = 0
         self.translator = translator
         self.buffered: list[dict[str, Any]] = []
         self._ended = False
+        self._judge: tuple[Breaker, str, BreakerPolicy] | None = None
+
+    def judge_with(self, breaker: Breaker, target: str, policy: BreakerPolicy) -> None:
+        """Tell ``breaker`` how the stream went when ``finish`` is called."""
+        self._judge = (breaker, target, policy)
+
+    def finish(self, error: ProviderError | None = None) -> None:
+        """The stream ended: completely (no error) or broken by ``error``."""
+        if self._judge is None:
+            return
+        breaker, target, policy = self._judge
+        self._judge = None
+        if error is None:
+            breaker.record_success(target)
+        elif error.retryable or isinstance(error, ProviderStreamError):
+            breaker.record_failure(target, policy, error.type)
 
     def prefetch(self) -> None:
         """Read until a chunk is ready or the stream is finished."""
@@ -397,13 +443,20 @@ class UpstreamStream:
             self._ended = True
             events = self._decoder.flush()
         else:
+            self._size += len(data)
+            if self._size > self._limit:
+                raise ProviderResponseTooLargeError(
+                    f"the provider's stream passed {self._limit} bytes"
+                )
             events = self._decoder.feed(data)
 
         chunks: list[dict[str, Any]] = []
         for event in events:
             chunks.extend(self.translator.feed(event))
         if self._ended and not self.translator.finished:
-            raise ProviderStreamError(
+            # Retryable while no chunk has reached the client; the relay turns it
+            # into a stream error after that.
+            raise ProviderInvalidResponseError(
                 "the provider's stream ended before it was complete"
             )
         if self.translator.finished:
@@ -413,6 +466,14 @@ class UpstreamStream:
 
     def close(self) -> None:
         self._response.close()
+
+
+def record_stream_failure(call: CallContext, error: ProviderError) -> None:
+    """Record on the attempt that opened the stream that it broke after its first
+    chunk: too late to retry or fall back, but a failed attempt all the same."""
+    attempt = call.attempts[-1]
+    attempt.outcome = "failed"
+    attempt.error_type = error.type
 
 
 def stream_exchange(
@@ -426,25 +487,38 @@ def stream_exchange(
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_chat_call(entry.endpoint, target.model, body, True)
         response = _send(gateway, call, provider_call, timeouts)
-        _raise_for_status(gateway, call, module, response)
-        content_type = response.headers.get("content-type", "")
-        if "event-stream" not in content_type:
-            raw = _read_body(gateway, call, response)
-            if "json" in content_type:
-                # Raises with the provider's message when the body is an error.
-                module.parse_chat_response(target.model, raw)
-            raise ProviderInvalidResponseError(
-                f"the provider answered {content_type or 'no content type'}, "
-                "not an event stream",
-                upstream_status=response.status,
-            )
-
-        stream = UpstreamStream(gateway, call, response, module.open_stream(target.model))
-        try:
-            stream.prefetch()
-        except BaseException:
-            stream.close()
-            raise
-        return stream
+        with _answered(response):
+            _raise_for_status(gateway, call, module, response)
+            _check_event_stream(gateway, call, module, target, response)
+            translator = module.open_stream(target.model)
+            stream = UpstreamStream(gateway, call, response, translator)
+            try:
+                stream.prefetch()
+            except BaseException:
+                stream.close()
+                raise
+            return stream
 
     return exchange
+
+
+def _check_event_stream(
+    gateway: Gateway,
+    call: CallContext,
+    module: Any,
+    target: Target,
+    response: UpstreamResponse,
+) -> None:
+    content_type = response.headers.get("content-type", "")
+    if "event-stream" in content_type:
+        return
+
+    raw = _read_body(gateway, call, response)
+    if "json" in content_type:
+        # Raises with the provider's message when the body is an error.
+        module.parse_chat_response(target.model, raw)
+    raise ProviderInvalidResponseError(
+        f"the provider answered {content_type or 'no content type'}, "
+        "not an event stream",
+        upstream_status=response.status,
+    )
