@@ -13,6 +13,7 @@ parsing, streaming and accounting code as a real provider.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -135,6 +136,9 @@ class Transport:
             num_pools=64, maxsize=max_connections, block=False, retries=False
         )
         self._mounts: dict[str, LocalHandler] = {}
+        # URL -> (connection pool, path): a provider's URLs are few and fixed, so
+        # each is parsed once rather than on every call (PoolManager.urlopen would).
+        self._routes: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
 
     def mount(self, prefix: str, handler: LocalHandler) -> None:
         """Answer calls whose URL starts with ``prefix`` in-process."""
@@ -154,22 +158,37 @@ class Transport:
         first_byte = min(timeouts.first_byte, timeouts.total)
         connect = min(timeouts.connect, timeouts.total)
         try:
-            raw = self._pool.request(
+            pool, path = self._route(call.url)
+            raw = pool.urlopen(
                 call.method,
-                call.url,
+                path,
                 body=call.body,
                 headers=call.headers,
                 timeout=urllib3.Timeout(connect=connect, read=first_byte),
                 preload_content=False,
                 decode_content=True,
                 redirect=False,
+                retries=False,
+                assert_same_host=False,
             )
         except Exception as exc:
             raise map_transport_error(exc) from exc
 
         return _PooledResponse(raw, timeouts, deadline)
 
+    def _route(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
+        route = self._routes.get(url)
+        if route is None:
+            parsed = urllib3.util.parse_url(url)
+            path = parsed.request_uri
+            route = (self._pool.connection_from_url(url), path)
+            if len(self._routes) < 1024:
+                self._routes[url] = route
+
+        return route
+
     def close(self) -> None:
+        self._routes.clear()
         self._pool.clear()
 
 
@@ -185,8 +204,12 @@ def map_transport_error(exc: BaseException) -> ProviderError:
         return ProviderTimeoutError("the provider did not answer in time")
     if isinstance(exc, u3.DecodeError):
         return ProviderInvalidResponseError("the provider's response did not decode")
-    if isinstance(exc, u3.LocationValueError | u3.URLSchemeUnknown):
+    if isinstance(exc, u3.LocationValueError | u3.ProxySchemeUnsupported):
         return ProviderError("the provider's base URL is not a valid URL")
+    if isinstance(exc, http.client.IncompleteRead):
+        return ProviderConnectionError("the connection to the provider broke")
+    if isinstance(exc, http.client.HTTPException):
+        return ProviderInvalidResponseError("the provider's response was not HTTP")
     if isinstance(exc, u3.SSLError):
         return ProviderConnectionError("TLS with the provider failed")
     if isinstance(exc, u3.HTTPError | OSError):
