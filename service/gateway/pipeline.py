@@ -74,7 +74,11 @@ def complete_chat(gateway: Gateway, call: CallContext, body: dict[str, Any]) -> 
     route = resolve_route(gateway, call, body["model"])
     admission = admit(gateway, call, route, body)
     exchange = runner.chat_exchange(gateway, call, body)
-    completion = runner.run(gateway, call, admission.route, exchange, call.overrides)
+    try:
+        completion = runner.run(gateway, call, admission.route, exchange, call.overrides)
+    except ClientDisconnectedError:
+        _account_abandoned(gateway, call, body)
+        raise
 
     usage = completion.usage or _estimate_chat_usage(body, completion, call.target)
     account(gateway, call, usage, completion.body.get("model"))
@@ -259,6 +263,19 @@ def usage_body(usage: Usage) -> dict[str, Any]:
         },
         "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
+
+
+def _account_abandoned(
+    gateway: Gateway, call: CallContext, body: dict[str, Any]
+) -> None:
+    """A client that left while its call waited: the provider has likely billed the
+    prompt already, so the row carries the prompt's estimated tokens and cost."""
+    attempted = [a for a in call.attempts if a.outcome != "skipped"]
+    if not attempted:
+        return
+    call.target = call.target or attempted[-1].target
+    usage = Usage(prompt_tokens=count_prompt_tokens(body, call.target.model), estimated=True)
+    account(gateway, call, usage)
 
 
 def _estimate_chat_usage(

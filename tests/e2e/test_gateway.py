@@ -251,3 +251,25 @@ def test_client_leaving_mid_stream_is_recorded(server: Any, fake_provider: FakeS
     assert rows[0]["error_type"] == "client_disconnected"
     assert rows[0]["tokens_estimated"] == 1
     assert rows[0]["prompt_tokens"] > 0
+
+
+def test_client_leaving_a_waiting_call_cancels_it_and_records_the_prompt(
+    server: Any, fake_provider: FakeServer
+) -> None:
+    fake_provider.queue(delay(10.0))
+    key = server.create_key()
+    body = {"model": "gpt", "messages": [{"role": "user", "content": "a long wait"}]}
+
+    started = time.monotonic()
+    with pytest.raises(requests.ReadTimeout):
+        requests.post(server.url + "/v1/chat/completions", json=body,
+                      headers={"Authorization": f"Bearer {key}"}, timeout=0.5)
+    rows = server.wait_for_rows(1, timeout=5)
+
+    # Noticed at once (not after the provider's 10 s); the prompt was likely billed.
+    assert time.monotonic() - started < 5
+    assert rows[0]["status"] == 499
+    assert rows[0]["error_type"] == "client_disconnected"
+    assert rows[0]["tokens_estimated"] == 1
+    assert rows[0]["prompt_tokens"] > 0 and rows[0]["completion_tokens"] == 0
+    assert rows[0]["cost_usd"] > 0
