@@ -64,8 +64,13 @@ def main() -> None:
         "GATEWAY_LOG_LEVEL": "warning",
     }
     log = open(workdir / "gateway.log", "wb")
-    server = subprocess.Popen([str(GATEWAY), "serve"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [str(GATEWAY), "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -73,8 +78,13 @@ def main() -> None:
             break
         except requests.RequestException:
             time.sleep(0.1)
-    created = subprocess.run([str(GATEWAY), "keys", "create", "--name", "crash", "--json"],
-                             env=env, capture_output=True, text=True, check=True)
+    created = subprocess.run(
+        [str(GATEWAY), "keys", "create", "--name", "crash", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = json.loads(created.stdout)["key"]
 
     received: list[str] = []
@@ -86,8 +96,12 @@ def main() -> None:
         session = requests.Session()
         while time.monotonic() < stop:
             try:
-                response = session.post(url + "/v1/chat/completions", json=BODY,
-                                        headers={"Authorization": f"Bearer {key}"}, timeout=10)
+                response = session.post(
+                    url + "/v1/chat/completions",
+                    json=BODY,
+                    headers={"Authorization": f"Bearer {key}"},
+                    timeout=10,
+                )
             except requests.RequestException:
                 with lock:
                     failed[0] += 1
@@ -111,14 +125,21 @@ def main() -> None:
 
     os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=60)
-    rows = {row[0] for row in sqlite3.connect(database).execute("SELECT id FROM requests")}
+    rows = {
+        row[0] for row in sqlite3.connect(database).execute("SELECT id FROM requests")
+    }
     lost = [request_id for request_id in received if request_id not in rows]
     rate = len(received) / args.seconds
-    print(f"requests answered 200: {len(received)} ({rate:.0f}/s over {args.seconds:g} s, "
-          f"2 workers); client errors during the kills: {failed[0]}")
-    print(f"workers SIGKILLed: {killed}; answered requests with no row: {len(lost)} "
-          f"({len(lost) / max(killed, 1):.1f} per kill; bound ~ {rate / 2 / 10:.0f} per kill "
-          "= one worker's 100 ms)")
+    print(
+        f"requests answered 200: {len(received)} "
+        f"({rate:.0f}/s over {args.seconds:g} s, 2 workers); "
+        f"client errors during the kills: {failed[0]}"
+    )
+    print(
+        f"workers SIGKILLed: {killed}; answered requests with no row: {len(lost)} "
+        f"({len(lost) / max(killed, 1):.1f} per kill; "
+        f"bound ~ {rate / 2 / 10:.0f} per kill = one worker's 100 ms)"
+    )
     print(f"rows written: {len(rows)}; logs in {workdir}")
     sys.exit(0)
 

@@ -77,7 +77,9 @@ ADMIN = {"Authorization": f"Bearer {MASTER_KEY}"}
 
 def create_key(client: Any, **fields: Any) -> str:
     """Create a virtual key through the admin API; return the full key."""
-    response = client.post("/admin/keys", json={"name": "test", **fields}, headers=ADMIN)
+    response = client.post(
+        "/admin/keys", json={"name": "test", **fields}, headers=ADMIN
+    )
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()["key"]
 
@@ -125,13 +127,17 @@ class GatewayServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gateway exited: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"gateway exited: {self.log_path.read_text()[-2000:]}"
+                )
             try:
                 if requests.get(self.url + "/healthz", timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError(f"gateway did not start: {self.log_path.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"gateway did not start: {self.log_path.read_text()[-2000:]}"
+        )
 
     def stop(self) -> int:
         """SIGTERM (a clean shutdown) and wait; returns the exit code."""
@@ -154,11 +160,15 @@ class GatewayServer:
         return response.json()["key"]
 
     def admin_get(self, path: str, **params: Any) -> Any:
-        response = requests.get(self.url + path, params=params, headers=ADMIN, timeout=10)
+        response = requests.get(
+            self.url + path, params=params, headers=ADMIN, timeout=10
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait_for_rows(self, expected: int, timeout: float = 10, **filters: Any) -> list[dict]:
+    def wait_for_rows(
+        self, expected: int, timeout: float = 10, **filters: Any
+    ) -> list[dict]:
         """Poll the request log until ``expected`` rows match (rows are batched)."""
         deadline = time.monotonic() + timeout
         rows: list[dict] = []
@@ -182,7 +192,9 @@ def gateway_server(tmp_path: Path) -> Iterator[Callable[..., GatewayServer]]:
     """Start real gunicorn gateways: ``gateway_server(config_yaml, env)``."""
     servers: list[GatewayServer] = []
 
-    def start(config_yaml: str | None = None, env: dict[str, str] | None = None) -> GatewayServer:
+    def start(
+        config_yaml: str | None = None, env: dict[str, str] | None = None
+    ) -> GatewayServer:
         workdir = tmp_path / f"server-{len(servers)}"
         workdir.mkdir()
         server = GatewayServer(workdir, config_yaml, env or {})

@@ -28,7 +28,14 @@ ALLOWED_IMPORTS = {
     "errors.py": set(),
     "attribution.py": set(),
 }
-FORBIDDEN_THIRD_PARTY = {"flask", "werkzeug", "urllib3", "requests", "sqlite3", "sqlite_utils"}
+FORBIDDEN_THIRD_PARTY = {
+    "flask",
+    "werkzeug",
+    "urllib3",
+    "requests",
+    "sqlite3",
+    "sqlite_utils",
+}
 
 
 def gateway_imports(path: Path) -> tuple[set[str], set[str]]:
@@ -42,7 +49,11 @@ def gateway_imports(path: Path) -> tuple[set[str], set[str]]:
             if node.level:
                 base = list(package[: len(package) - node.level + 1])
                 module = ".".join([*base, *(node.module or "").split(".")]).strip(".")
-                names = [module] if node.module else [".".join([*base, a.name]) for a in node.names]
+                names = (
+                    [module]
+                    if node.module
+                    else [".".join([*base, a.name]) for a in node.names]
+                )
                 internal.update(n for n in names if n)
             elif node.module and node.module.startswith("gateway"):
                 internal.add(node.module.removeprefix("gateway."))

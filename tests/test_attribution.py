@@ -23,24 +23,36 @@ def test_caller_is_read_from_the_documented_headers() -> None:
 
 
 def test_n8n_header_names_are_accepted() -> None:
-    caller = read_caller(environ({"x-n8n-workflow-id": "12", "x-n8n-execution-id": "34"}))
+    caller = read_caller(
+        environ({"x-n8n-workflow-id": "12", "x-n8n-execution-id": "34"})
+    )
 
     assert (caller.workflow_id, caller.execution_id) == ("12", "34")
 
 
 def test_one_metadata_header_carries_everything() -> None:
     caller = read_caller(
-        environ({"x-gateway-metadata": "workflow_id=7; workflow-name=Leads; tags=a,b; user=zoe"})
+        environ(
+            {
+                "x-gateway-metadata": (
+                    "workflow_id=7; workflow-name=Leads; tags=a,b; user=zoe"
+                )
+            }
+        )
     )
 
     assert caller == Caller("7", "Leads", None, None, "zoe", ("a", "b"))
 
 
 def test_body_user_is_the_fallback_and_values_are_cleaned() -> None:
-    caller = with_body_user(read_caller(environ({"x-workflow-id": "  wf\x00-2 " + "x" * 500})), "u1")
+    caller = with_body_user(
+        read_caller(environ({"x-workflow-id": "  wf\x00-2 " + "x" * 500})), "u1"
+    )
 
     assert caller.user == "u1"
-    assert with_body_user(read_caller(environ({"x-user-id": "ana"})), "u1").user == "ana"
+    assert (
+        with_body_user(read_caller(environ({"x-user-id": "ana"})), "u1").user == "ana"
+    )
     assert caller.workflow_id.startswith("wf-2")
     assert len(caller.workflow_id) == 200
 

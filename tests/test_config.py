@@ -61,13 +61,48 @@ def test_good_config_loads_providers_routes_and_levels(tmp_path: Path) -> None:
     ("text", "env", "place", "problem"),
     [
         ("providers: [1, 2]", {}, "providers", "Not a valid mapping"),
-        ("providers:\n  x:\n    type: telepathy\n", {}, "providers.x.type (line 3, column 11)", "Must be one of"),
-        ("providers:\n  x:\n    type: openai\n    api_key_env: NOPE_KEY\n", {}, "providers.x.api_key_env", "NOPE_KEY is not set"),
-        ("providers:\n  x:\n    type: openai-compatible\n", {}, "providers.x.base_url", "required"),
-        ("models:\n  fast:\n    provider: ghost\n    model: m\n", {}, "models.fast.provider (line 3, column 15)", "unknown provider 'ghost'"),
-        ("models:\n  fast:\n    model: m\n", {}, "models.fast", "both provider and model"),
-        ("models:\n  fast:\n    provider: demo\n    model: demo\n    weight: -1\n", {}, "models.fast.weight", "greater than or equal to 0"),
-        ("models:\n  fast:\n    targets: [{provider: demo}]\n", {}, "models.fast.targets.0.model", "Missing data"),
+        (
+            "providers:\n  x:\n    type: telepathy\n",
+            {},
+            "providers.x.type (line 3, column 11)",
+            "Must be one of",
+        ),
+        (
+            "providers:\n  x:\n    type: openai\n    api_key_env: NOPE_KEY\n",
+            {},
+            "providers.x.api_key_env",
+            "NOPE_KEY is not set",
+        ),
+        (
+            "providers:\n  x:\n    type: openai-compatible\n",
+            {},
+            "providers.x.base_url",
+            "required",
+        ),
+        (
+            "models:\n  fast:\n    provider: ghost\n    model: m\n",
+            {},
+            "models.fast.provider (line 3, column 15)",
+            "unknown provider 'ghost'",
+        ),
+        (
+            "models:\n  fast:\n    model: m\n",
+            {},
+            "models.fast",
+            "both provider and model",
+        ),
+        (
+            "models:\n  fast:\n    provider: demo\n    model: demo\n    weight: -1\n",
+            {},
+            "models.fast.weight",
+            "greater than or equal to 0",
+        ),
+        (
+            "models:\n  fast:\n    targets: [{provider: demo}]\n",
+            {},
+            "models.fast.targets.0.model",
+            "Missing data",
+        ),
         ("colour: blue\n", {}, "colour", "Unknown field"),
         ("models: {fast: [unclosed\n", {}, "line 2", "expected"),
     ],
@@ -111,6 +146,10 @@ def test_without_keys_only_demo_is_served() -> None:
 def test_settings_come_from_the_environment_with_defaults() -> None:
     settings = load_settings({"PORT": "9000", "GATEWAY_DATABASE": "/tmp/x.db"})
 
-    assert (settings.port, settings.database, settings.master_key) == (9000, "/tmp/x.db", None)
+    assert (settings.port, settings.database, settings.master_key) == (
+        9000,
+        "/tmp/x.db",
+        None,
+    )
     with pytest.raises(ConfigError, match="PORT='eighty' is not a valid int"):
         load_settings({"PORT": "eighty"})

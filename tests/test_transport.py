@@ -4,7 +4,6 @@ pooled and reused; the size limit holds."""
 from __future__ import annotations
 
 import inspect
-import socket
 
 import pytest
 import urllib3
@@ -22,8 +21,13 @@ pytest_plugins = ["tests.fakes.plugin"]
 # urllib3 errors that are warnings, or that our calls cannot raise (proxies, redirects
 # and retries are off; bodies are bytes).
 NOT_RAISED = {
-    "HTTPWarning", "SecurityWarning", "InsecureRequestWarning", "SystemTimeWarning",
-    "InsecurePlatformWarning", "NotOpenSSLWarning", "DependencyWarning",
+    "HTTPWarning",
+    "SecurityWarning",
+    "InsecureRequestWarning",
+    "SystemTimeWarning",
+    "InsecurePlatformWarning",
+    "NotOpenSSLWarning",
+    "DependencyWarning",
 }
 
 
@@ -31,8 +35,10 @@ def urllib3_errors() -> list[type[BaseException]]:
     # urllib3.exceptions also re-exports http.client's IncompleteRead and
     # email's MessageDefect; the first can surface while reading, the second cannot.
     return [
-        cls for name, cls in inspect.getmembers(u3, inspect.isclass)
-        if issubclass(cls, BaseException) and name not in NOT_RAISED
+        cls
+        for name, cls in inspect.getmembers(u3, inspect.isclass)
+        if issubclass(cls, BaseException)
+        and name not in NOT_RAISED
         and cls.__module__ != "email.errors"
     ]
 
@@ -54,7 +60,7 @@ def test_every_urllib3_error_maps_to_a_provider_error(cls: type[BaseException]) 
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
-        (socket.timeout(), errors.ProviderTimeoutError),
+        (TimeoutError(), errors.ProviderTimeoutError),
         (ConnectionResetError(), errors.ProviderConnectionError),
         (u3.NewConnectionError(None, "refused"), errors.ProviderConnectionError),
         (u3.ConnectTimeoutError(), errors.ProviderTimeoutError),
@@ -63,15 +69,20 @@ def test_every_urllib3_error_maps_to_a_provider_error(cls: type[BaseException]) 
         (u3.DecodeError(), errors.ProviderInvalidResponseError),
     ],
 )
-def test_transport_errors_map_to_the_most_specific_class(raised: BaseException, expected: type) -> None:
+def test_transport_errors_map_to_the_most_specific_class(
+    raised: BaseException, expected: type
+) -> None:
     assert type(map_transport_error(raised)) is expected
 
 
 def test_connections_are_pooled_and_reused(fake_provider: FakeServer) -> None:
     transport = Transport()
-    call = ProviderCall("POST", fake_provider.url + "/v1/chat/completions",
-                        {"Content-Type": "application/json", "Authorization": "Bearer k"},
-                        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}')
+    call = ProviderCall(
+        "POST",
+        fake_provider.url + "/v1/chat/completions",
+        {"Content-Type": "application/json", "Authorization": "Bearer k"},
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+    )
 
     for _ in range(5):
         response = transport.send(call, Timeouts())
@@ -79,16 +90,21 @@ def test_connections_are_pooled_and_reused(fake_provider: FakeServer) -> None:
         response.read(1 << 20)
         response.close()
 
-    assert {r.connection for r in fake_provider.requests()} == {fake_provider.requests()[0].connection}
+    assert {r.connection for r in fake_provider.requests()} == {
+        fake_provider.requests()[0].connection
+    }
     transport.close()
 
 
 def test_response_larger_than_the_limit_is_refused(fake_provider: FakeServer) -> None:
     fake_provider.queue(oversized(1))
     transport = Transport()
-    call = ProviderCall("POST", fake_provider.url + "/v1/chat/completions",
-                        {"Authorization": "Bearer k", "Content-Type": "application/json"},
-                        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}')
+    call = ProviderCall(
+        "POST",
+        fake_provider.url + "/v1/chat/completions",
+        {"Authorization": "Bearer k", "Content-Type": "application/json"},
+        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+    )
 
     response = transport.send(call, Timeouts())
     with pytest.raises(errors.ProviderResponseTooLargeError):

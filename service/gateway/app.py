@@ -1,4 +1,5 @@
-"""The application factory: settings, logging, storage, providers, blueprints, errors."""
+"""The application factory: settings, logging, storage, providers, blueprints,
+errors."""
 
 from __future__ import annotations
 

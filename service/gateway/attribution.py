@@ -35,7 +35,8 @@ def environ_key(header: str) -> str:
 # The same, as WSGI environ keys: read straight from the environ, a request costs a
 # few dictionary lookups instead of Werkzeug's header-name normalisation per name.
 _ENVIRON_KEYS = {
-    field: tuple(environ_key(name) for name in names) for field, names in _HEADERS.items()
+    field: tuple(environ_key(name) for name in names)
+    for field, names in _HEADERS.items()
 }
 
 
@@ -63,7 +64,7 @@ def read_caller(environ: Mapping[str, Any]) -> Caller:
 
 
 def with_body_user(caller: Caller, body_user: object) -> Caller:
-    """The caller, with the body's ``user`` field as the user when no header gave one."""
+    """The caller, with the body's ``user`` as the user when no header gave one."""
     if caller.user is not None or not isinstance(body_user, str):
         return caller
 

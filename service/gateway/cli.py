@@ -35,18 +35,29 @@ def serve() -> None:
     SQLiteStore(settings.database).migrate()
 
     shown_host = "127.0.0.1" if settings.host == "0.0.0.0" else settings.host
-    click.echo(f"AI gateway on http://{shown_host}:{settings.port}/v1 "
-               f"({settings.workers} gevent workers)", err=True)
+    click.echo(
+        f"AI gateway on http://{shown_host}:{settings.port}/v1 "
+        f"({settings.workers} gevent workers)",
+        err=True,
+    )
     click.echo(f"  database:  {os.path.abspath(settings.database)}", err=True)
-    click.echo(f"  config:    {config.source}; models: {', '.join(sorted(config.routes))}",
-               err=True)
+    click.echo(
+        f"  config:    {config.source}; models: {', '.join(sorted(config.routes))}",
+        err=True,
+    )
     click.echo(f"  admin API: {master_note}", err=True)
     click.echo("  create a key:  .venv/bin/gateway keys create --name me", err=True)
     sys.stderr.flush()
     os.execvp(
         sys.executable,
-        [sys.executable, "-m", "gunicorn", "-c", "python:gateway.gunicorn_conf",
-         "gateway.wsgi:app"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:gateway.gunicorn_conf",
+            "gateway.wsgi:app",
+        ],
     )
 
 
@@ -123,7 +134,9 @@ def create_key(
     """Create a key and print it (this is the only time it is shown)."""
     expires_at = None
     if expires_in_days:
-        expires_at = keys.format_time(datetime.now(UTC) + timedelta(days=expires_in_days))
+        expires_at = keys.format_time(
+            datetime.now(UTC) + timedelta(days=expires_in_days)
+        )
     full_key, row = keys.new_key(
         name,
         team=team,
@@ -149,8 +162,10 @@ def list_keys(include_revoked: bool) -> None:
     for row in _store().list_keys(include_revoked):
         key = keys.key_from_row(row)
         models = ",".join(key.models) if key.models else "*"
-        click.echo(f"{key.id}  {key.status():8}  {key.name}  team={key.team or '-'}  "
-                   f"models={models}  expires={key.expires_at or '-'}")
+        click.echo(
+            f"{key.id}  {key.status():8}  {key.name}  team={key.team or '-'}  "
+            f"models={models}  expires={key.expires_at or '-'}"
+        )
 
 
 @keys_group.command("revoke")

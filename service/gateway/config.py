@@ -86,7 +86,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[name] = kind(raw)
         except ValueError:
-            raise ConfigError(f"{variable}={raw!r} is not a valid {kind.__name__}")
+            raise ConfigError(
+                f"{variable}={raw!r} is not a valid {kind.__name__}"
+            ) from None
 
     return Settings(**values)
 
@@ -171,9 +173,7 @@ class ProviderSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    type = fields.String(
-        required=True, validate=validate.OneOf(sorted(PROVIDER_TYPES))
-    )
+    type = fields.String(required=True, validate=validate.OneOf(sorted(PROVIDER_TYPES)))
     base_url = fields.Url(require_tld=False, schemes={"http", "https", "demo"})
     api_key_env = fields.String(validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]*$"))
     headers = fields.Dict(keys=fields.String(), values=fields.String())
@@ -232,7 +232,9 @@ class ConfigSchema(Schema):
     )
 
 
-def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> GatewayConfig:
+def load_config(
+    path: str | None, environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
     """Load ``path`` (or the defaults when None); raise ConfigError when invalid."""
     environ = os.environ if environ is None else environ
     if path is None:
@@ -242,7 +244,9 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> G
         with open(path, encoding="utf-8") as file:
             text = file.read()
     except OSError as exc:
-        raise ConfigError(f"config file {path}: cannot be read ({exc.strerror})")
+        raise ConfigError(
+            f"config file {path}: cannot be read ({exc.strerror})"
+        ) from None
 
     try:
         document = yaml.safe_load(text)
@@ -250,10 +254,12 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> G
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"config file {path}{where}: {problem}")
+        raise ConfigError(f"config file {path}{where}: {problem}") from None
 
     if not isinstance(document, dict):
-        raise ConfigError(f"config file {path}: expected a mapping with providers and models")
+        raise ConfigError(
+            f"config file {path}: expected a mapping with providers and models"
+        )
     try:
         data = ConfigSchema().load(document)
         return _build_config(data, path, environ)
@@ -261,7 +267,7 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> G
         place, problem = _first_error(exc.messages)
         raise ConfigError(
             f"config file {path} at {place}{_locate(text, place)}: {problem}"
-        )
+        ) from None
 
 
 def _build_config(
@@ -358,7 +364,7 @@ def _load_target(item: Any, path: list[Any]) -> dict[str, Any]:
     try:
         return TargetSchema().load(item)
     except ValidationError as exc:
-        raise ValidationError(_nest(path, exc.messages))
+        raise ValidationError(_nest(path, exc.messages)) from exc
 
 
 def _build_target(

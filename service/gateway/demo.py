@@ -88,10 +88,16 @@ def stream_chat(body: dict[str, Any]) -> Iterator[bytes]:
         "model": DEMO_MODEL,
     }
     first = {"role": "assistant", "content": "" if message.get("content") else None}
-    yield _sse({**base, "choices": [{"index": 0, "delta": first, "finish_reason": None}]})
+    yield _sse(
+        {**base, "choices": [{"index": 0, "delta": first, "finish_reason": None}]}
+    )
     for delta in _deltas(message):
-        yield _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-    yield _sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
+        yield _sse(
+            {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        )
+    yield _sse(
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]}
+    )
     if (body.get("stream_options") or {}).get("include_usage"):
         yield _sse({**base, "choices": [], "usage": _usage(body, message)})
     yield b"data: [DONE]\n\n"
@@ -100,10 +106,16 @@ def stream_chat(body: dict[str, Any]) -> Iterator[bytes]:
 def embed(body: dict[str, Any]) -> dict[str, Any]:
     """Deterministic unit vectors, one per input."""
     inputs = body.get("input")
-    items = inputs if isinstance(inputs, list) and not _is_token_list(inputs) else [inputs]
+    items = (
+        inputs if isinstance(inputs, list) and not _is_token_list(inputs) else [inputs]
+    )
     dimensions = body.get("dimensions") or 256
     data = [
-        {"object": "embedding", "index": index, "embedding": _vector(str(item), dimensions)}
+        {
+            "object": "embedding",
+            "index": index,
+            "embedding": _vector(str(item), dimensions),
+        }
         for index, item in enumerate(items)
     ]
     tokens = sum(count_text_tokens(str(item), _TOKEN_MODEL) for item in items)
@@ -136,13 +148,19 @@ def _answer(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     last = messages[-1] if messages else {}
     tool = _tool_to_call(body, last)
     if tool is not None:
-        arguments = orjson.dumps(_instance(tool.get("parameters") or {}, "", _prompt_text(messages))).decode()
+        arguments = orjson.dumps(
+            _instance(tool.get("parameters") or {}, "", _prompt_text(messages))
+        ).decode()
         call = {
             "id": "call_" + hashlib.sha256(arguments.encode()).hexdigest()[:24],
             "type": "function",
             "function": {"name": tool["name"], "arguments": arguments},
         }
-        return {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+        return {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [call],
+        }, "tool_calls"
 
     text = _reply_text(body, messages, last)
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -167,7 +185,9 @@ def _tool_to_call(body: dict[str, Any], last: dict[str, Any]) -> dict[str, Any] 
     return tools[0]
 
 
-def _reply_text(body: dict[str, Any], messages: list[dict[str, Any]], last: dict[str, Any]) -> str:
+def _reply_text(
+    body: dict[str, Any], messages: list[dict[str, Any]], last: dict[str, Any]
+) -> str:
     prompt = _prompt_text(messages)
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":

@@ -20,7 +20,7 @@
     │   ├── ProviderInvalidResponseError 502 provider_invalid_response retryable
     │   │   └── ProviderResponseTooLargeError  (not retried: it would be as large again)
     │   ├── ProviderStreamError       502 provider_stream_error (after the first byte)
-    │   ├── ProviderAuthError         502 provider_auth_error (the gateway's provider key)
+    │   ├── ProviderAuthError         502 provider_auth_error (our provider key)
     │   ├── ProviderQuotaError        502 provider_quota_exceeded (its account is empty)
     │   └── ProviderRejectedError     400 invalid_request_error (the provider said no)
     │       ├── ContextWindowExceededError  code context_length_exceeded

@@ -43,4 +43,3 @@ def worker_exit(server: Any, worker: Any) -> None:
     app = getattr(worker, "wsgi", None)
     if app is not None and "gateway" in getattr(app, "extensions", {}):
         close_app(app)
-

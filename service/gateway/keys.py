@@ -151,9 +151,11 @@ def split_key(presented: str) -> tuple[str, str] | None:
     if not presented.startswith(KEY_PREFIX):
         return None
     rest = presented[len(KEY_PREFIX) :]
-    key_id, dash, secret = rest[:_ID_LENGTH], rest[_ID_LENGTH : _ID_LENGTH + 1], rest[
-        _ID_LENGTH + 1 :
-    ]
+    key_id, dash, secret = (
+        rest[:_ID_LENGTH],
+        rest[_ID_LENGTH : _ID_LENGTH + 1],
+        rest[_ID_LENGTH + 1 :],
+    )
     if dash != "-" or not secret or len(key_id) != _ID_LENGTH:
         return None
 
@@ -174,7 +176,9 @@ def authenticate(store: Any, presented: str | None) -> VirtualKey:
 
     parts = split_key(presented)
     row = store.get_key(parts[0]) if parts else None
-    if row is None or not hmac.compare_digest(row["secret_hash"], hash_secret(parts[1])):
+    if row is None or not hmac.compare_digest(
+        row["secret_hash"], hash_secret(parts[1])
+    ):
         raise AuthenticationError("invalid API key")
 
     key = key_from_row(row)
@@ -188,7 +192,9 @@ def authenticate(store: Any, presented: str | None) -> VirtualKey:
 def check_model_allowed(key: VirtualKey, model: str) -> None:
     if not key.allows_model(model):
         raise PermissionDeniedError(
-            f"this key may not use model {model!r}", param="model", code="model_not_allowed"
+            f"this key may not use model {model!r}",
+            param="model",
+            code="model_not_allowed",
         )
 
 

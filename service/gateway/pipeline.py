@@ -69,13 +69,17 @@ def resolve_route(gateway: Gateway, call: CallContext, model: str) -> Route:
     return route
 
 
-def complete_chat(gateway: Gateway, call: CallContext, body: dict[str, Any]) -> dict[str, Any]:
+def complete_chat(
+    gateway: Gateway, call: CallContext, body: dict[str, Any]
+) -> dict[str, Any]:
     """Serve a non-streamed chat completion; return the response body."""
     route = resolve_route(gateway, call, body["model"])
     admission = admit(gateway, call, route, body)
     exchange = runner.chat_exchange(gateway, call, body)
     try:
-        completion = runner.run(gateway, call, admission.route, exchange, call.overrides)
+        completion = runner.run(
+            gateway, call, admission.route, exchange, call.overrides
+        )
     except ClientDisconnectedError:
         _account_abandoned(gateway, call, body)
         raise
@@ -160,7 +164,9 @@ def _relay_stream(
         if call.client_gone:
             # Nobody is left to tell: the client's hang-up is what the row records.
             return
-        stream_error = error if isinstance(error, ProviderStreamError) else _as_stream_error(error)
+        stream_error = (
+            error if isinstance(error, ProviderStreamError) else _as_stream_error(error)
+        )
         call.error = stream_error
         call.status = stream_error.status
         _account_stream(gateway, call, body, upstream, output, last)
@@ -274,7 +280,9 @@ def _account_abandoned(
     if not attempted:
         return
     call.target = call.target or attempted[-1].target
-    usage = Usage(prompt_tokens=count_prompt_tokens(body, call.target.model), estimated=True)
+    usage = Usage(
+        prompt_tokens=count_prompt_tokens(body, call.target.model), estimated=True
+    )
     account(gateway, call, usage)
 
 
@@ -310,7 +318,9 @@ def account(
 
     call.price = card_for_target(gateway, target)
     call.cost_usd = call.price.price(usage)
-    call.model_used = reported_model if isinstance(reported_model, str) else target.model
+    call.model_used = (
+        reported_model if isinstance(reported_model, str) else target.model
+    )
 
 
 def gateway_facts(call: CallContext) -> dict[str, Any]:
@@ -352,8 +362,12 @@ def gateway_headers(call: CallContext) -> dict[str, str]:
     if call.usage is not None:
         for name in _TOKEN_FACTS:
             headers["x-gateway-" + name.replace("_", "-")] = str(facts[name])
-        headers["x-gateway-tokens-estimated"] = "true" if facts["tokens_estimated"] else "false"
-        headers["x-gateway-cost-usd"] = f"{call.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+        headers["x-gateway-tokens-estimated"] = (
+            "true" if facts["tokens_estimated"] else "false"
+        )
+        headers["x-gateway-cost-usd"] = (
+            f"{call.cost_usd:.10f}".rstrip("0").rstrip(".") or "0"
+        )
     headers["x-gateway-overhead-ms"] = f"{facts['overhead_ms']:.3f}"
     headers.update(response_headers(call))
     return headers
@@ -380,27 +394,31 @@ def record_call(gateway: Gateway, call: CallContext) -> None:
 
     row = request_row(call)
     rows: list[tuple[str, dict[str, Any]]] = [("requests", row)]
-    rows.extend(("request_tags", {"request_id": call.request_id, "tag": tag})
-                for tag in call.caller.tags)
+    rows.extend(
+        ("request_tags", {"request_id": call.request_id, "tag": tag})
+        for tag in call.caller.tags
+    )
     rows.extend(("attempts", attempt_row(call, attempt)) for attempt in call.attempts)
     gateway.writer.submit_many(rows)
     logger.info(
         "request",
-        extra={"fields": {
-            "request_id": call.request_id,
-            "key_id": row["key_id"],
-            "route": call.model_requested,
-            "provider": row["provider"],
-            "model": row["model_used"],
-            "status": row["status"],
-            "latency_ms": row["latency_ms"],
-            "overhead_ms": row["overhead_ms"],
-            "prompt_tokens": row["prompt_tokens"],
-            "completion_tokens": row["completion_tokens"],
-            "cost_usd": row["cost_usd"],
-            "attempts": row["attempts"],
-            "error_type": row["error_type"],
-        }},
+        extra={
+            "fields": {
+                "request_id": call.request_id,
+                "key_id": row["key_id"],
+                "route": call.model_requested,
+                "provider": row["provider"],
+                "model": row["model_used"],
+                "status": row["status"],
+                "latency_ms": row["latency_ms"],
+                "overhead_ms": row["overhead_ms"],
+                "prompt_tokens": row["prompt_tokens"],
+                "completion_tokens": row["completion_tokens"],
+                "cost_usd": row["cost_usd"],
+                "attempts": row["attempts"],
+                "error_type": row["error_type"],
+            }
+        },
     )
 
 

@@ -10,16 +10,29 @@ from .keys import format_time
 from .storage.sqlite import SQLiteStore
 
 REPORT_COLUMNS = (
-    "requests", "cost_usd", "prompt_tokens", "completion_tokens", "cached_tokens",
+    "requests",
+    "cost_usd",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
     "errors",
 )
 FILTER_NAMES = (
-    "key_id", "team", "model", "provider", "workflow_id", "execution_id", "user",
-    "tag", "endpoint",
+    "key_id",
+    "team",
+    "model",
+    "provider",
+    "workflow_id",
+    "execution_id",
+    "user",
+    "tag",
+    "endpoint",
 )
 
 
-def spend_report(store: SQLiteStore, query: dict[str, Any], now: datetime) -> dict[str, Any]:
+def spend_report(
+    store: SQLiteStore, query: dict[str, Any], now: datetime
+) -> dict[str, Any]:
     """Totals and groups for ``query`` (a loaded SpendQuerySchema)."""
     since, until = query.get("since"), query.get("until")
     if query.get("period"):

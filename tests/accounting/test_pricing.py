@@ -13,7 +13,11 @@ from gateway.providers.types import Usage
     [
         ("openai", "gpt-4o-mini", Usage(1200, 300, cached_tokens=200)),
         ("openai", "gpt-4o", Usage(5000, 1000, reasoning_tokens=0)),
-        ("anthropic", "claude-sonnet-4-5", Usage(2000, 100, cached_tokens=1000, cache_write_tokens=500)),
+        (
+            "anthropic",
+            "claude-sonnet-4-5",
+            Usage(2000, 100, cached_tokens=1000, cache_write_tokens=500),
+        ),
         ("anthropic", "claude-sonnet-4-5", Usage(250_000, 100)),
         ("google", "gemini-2.5-flash", Usage(900, 90)),
     ],
@@ -43,9 +47,13 @@ def test_unknown_model_is_unpriced_not_an_error() -> None:
 
 
 def test_config_override_wins_and_is_recorded_as_config() -> None:
-    override = PriceOverride(input_per_mtok=1.0, output_per_mtok=2.0, cached_input_per_mtok=0.5)
+    override = PriceOverride(
+        input_per_mtok=1.0, output_per_mtok=2.0, cached_input_per_mtok=0.5
+    )
 
     card = Pricer().card_for("openai", "gpt-4o", override)
 
     assert card.source == "config"
-    assert card.price(Usage(1_000_000, 1_000_000, cached_tokens=500_000)) == pytest.approx(2.75)
+    assert card.price(
+        Usage(1_000_000, 1_000_000, cached_tokens=500_000)
+    ) == pytest.approx(2.75)

@@ -21,10 +21,13 @@ def test_tiktoken_loads_its_encodings_with_no_network(tmp_path) -> None:
         "import socket\n"
         "def refuse(*a, **k): raise OSError('network disabled in this test')\n"
         "socket.socket.connect = refuse\n"
-        "print(count_text_tokens('hello world', 'gpt-4o'), count_text_tokens('hello world', 'gpt-4'))\n"
+        "print(count_text_tokens('hello world', 'gpt-4o'),\n"
+        "      count_text_tokens('hello world', 'gpt-4'))\n"
     )
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": ""}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2", "2"]
@@ -52,12 +55,18 @@ def test_prompt_tokens_count_text_parts_images_and_tools() -> None:
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "describe"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64,AAAA"},
+                    },
                 ],
             }
         ]
     }
-    with_tools = {**plain, "tools": [{"type": "function", "function": {"name": "lookup"}}]}
+    with_tools = {
+        **plain,
+        "tools": [{"type": "function", "function": {"name": "lookup"}}],
+    }
 
     base = count_prompt_tokens(plain, "gpt-4o")
     assert count_prompt_tokens(with_image, "gpt-4o") > base + 700

@@ -34,34 +34,173 @@ def test_every_error_class_renders_in_the_one_shape(make_app: Any, cls: type) ->
     def raise_it() -> None:
         raise cls("something went wrong")
 
-    error = assert_error_shape(app.test_client().get("/raise-for-test"), cls.status, cls.type)
+    error = assert_error_shape(
+        app.test_client().get("/raise-for-test"), cls.status, cls.type
+    )
     assert error["message"] == "something went wrong"
 
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status", "error_type", "param"),
     [
-        ("post", "/v1/chat/completions", {"data": "{", "content_type": "application/json"}, 400, "invalid_request_error", None),
-        ("post", "/v1/chat/completions", {"json": [1, 2]}, 400, "invalid_request_error", None),
-        ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "x"}]}}, 400, "invalid_request_error", "model"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": []}}, 400, "invalid_request_error", "messages"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": [{"role": "wizard", "content": "x"}]}}, 400, "invalid_request_error", "messages.0.role"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": [{"role": "user", "content": "x"}], "temperature": 9}}, 400, "invalid_request_error", "temperature"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"}}, 400, "invalid_request_error", "max_tokens"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": [{"role": "tool", "content": "x"}]}}, 400, "invalid_request_error", "messages.0.tool_call_id"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": [{"role": "user", "content": [{"type": "image_url"}]}]}}, 400, "invalid_request_error", "messages.0.content"),
-        ("post", "/v1/chat/completions", {"json": {"model": "demo", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}}, 400, "invalid_request_error", "response_format.type"),
-        ("post", "/v1/chat/completions", {"data": "model=demo", "content_type": "text/plain"}, 415, "invalid_request_error", None),
-        ("post", "/v1/chat/completions", {"json": {"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}}, 404, "not_found_error", "model"),
-        ("post", "/v1/embeddings", {"json": {"model": "demo", "input": []}}, 400, "invalid_request_error", "input"),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"data": "{", "content_type": "application/json"},
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"json": [1, 2]},
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"json": {"messages": [{"role": "user", "content": "x"}]}},
+            400,
+            "invalid_request_error",
+            "model",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"json": {"model": "demo", "messages": []}},
+            400,
+            "invalid_request_error",
+            "messages",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": [{"role": "wizard", "content": "x"}],
+                }
+            },
+            400,
+            "invalid_request_error",
+            "messages.0.role",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "temperature": 9,
+                }
+            },
+            400,
+            "invalid_request_error",
+            "temperature",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "max_tokens": "ten",
+                }
+            },
+            400,
+            "invalid_request_error",
+            "max_tokens",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"json": {"model": "demo", "messages": [{"role": "tool", "content": "x"}]}},
+            400,
+            "invalid_request_error",
+            "messages.0.tool_call_id",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": [{"role": "user", "content": [{"type": "image_url"}]}],
+                }
+            },
+            400,
+            "invalid_request_error",
+            "messages.0.content",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": [{"role": "user", "content": "x"}],
+                    "response_format": {"type": "xml"},
+                }
+            },
+            400,
+            "invalid_request_error",
+            "response_format.type",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"data": "model=demo", "content_type": "text/plain"},
+            415,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "no-such-model",
+                    "messages": [{"role": "user", "content": "x"}],
+                }
+            },
+            404,
+            "not_found_error",
+            "model",
+        ),
+        (
+            "post",
+            "/v1/embeddings",
+            {"json": {"model": "demo", "input": []}},
+            400,
+            "invalid_request_error",
+            "input",
+        ),
         ("put", "/v1/chat/completions", {}, 405, "invalid_request_error", None),
         ("get", "/v1/no-such-endpoint", {}, 404, "not_found_error", None),
-        ("get", "/v1/spend", {"query_string": {"period": "fortnight"}}, 400, "invalid_request_error", "period"),
+        (
+            "get",
+            "/v1/spend",
+            {"query_string": {"period": "fortnight"}},
+            400,
+            "invalid_request_error",
+            "period",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error_naming_the_field(
-    client: Any, key: str, method: str, path: str, kwargs: dict[str, Any],
-    status: int, error_type: str, param: str | None,
+    client: Any,
+    key: str,
+    method: str,
+    path: str,
+    kwargs: dict[str, Any],
+    status: int,
+    error_type: str,
+    param: str | None,
 ) -> None:
     response = getattr(client, method)(path, headers=bearer(key), **kwargs)
 
@@ -72,7 +211,9 @@ def test_bad_input_gets_a_clear_error_naming_the_field(
 def test_oversized_body_is_413(make_app: Any) -> None:
     app = make_app(env={"GATEWAY_MAX_BODY_BYTES": "1000"})
     client = app.test_client()
-    key = client.post("/admin/keys", json={"name": "k"}, headers=ADMIN).get_json()["key"]
+    key = client.post("/admin/keys", json={"name": "k"}, headers=ADMIN).get_json()[
+        "key"
+    ]
     body = {"model": "demo", "messages": [{"role": "user", "content": "x" * 5000}]}
 
     response = client.post("/v1/chat/completions", json=body, headers=bearer(key))
@@ -89,7 +230,9 @@ def test_oversized_body_is_413(make_app: Any) -> None:
         ({"Authorization": "Basic abc"}, "missing_api_key"),
     ],
 )
-def test_missing_or_wrong_key_is_401(client: Any, headers: dict[str, str], code: str) -> None:
+def test_missing_or_wrong_key_is_401(
+    client: Any, headers: dict[str, str], code: str
+) -> None:
     response = client.post("/v1/chat/completions", json={}, headers=headers)
 
     error = assert_error_shape(response, 401, "authentication_error")
@@ -103,8 +246,12 @@ def test_admin_api_errors_use_the_same_shape(client: Any) -> None:
     invalid = client.post("/admin/keys", json={"name": ""}, headers=ADMIN)
     assert assert_error_shape(invalid, 400, "invalid_request_error")["param"] == "name"
 
-    unknown = client.post("/admin/keys", json={"name": "a", "colour": "red"}, headers=ADMIN)
-    assert assert_error_shape(unknown, 400, "invalid_request_error")["param"] == "colour"
+    unknown = client.post(
+        "/admin/keys", json={"name": "a", "colour": "red"}, headers=ADMIN
+    )
+    assert (
+        assert_error_shape(unknown, 400, "invalid_request_error")["param"] == "colour"
+    )
 
     missing = client.delete("/admin/keys/doesnotexist", headers=ADMIN)
     assert_error_shape(missing, 404, "not_found_error")

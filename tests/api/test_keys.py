@@ -15,10 +15,17 @@ from tests.conftest import ADMIN, bearer, create_key
 CHAT = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
 
 
-def test_created_key_is_shown_once_and_stored_only_as_a_hash(client: Any, app: Any) -> None:
+def test_created_key_is_shown_once_and_stored_only_as_a_hash(
+    client: Any, app: Any
+) -> None:
     response = client.post(
         "/admin/keys",
-        json={"name": "n8n prod", "team": "ops", "owner": "ana", "metadata": {"env": "prod"}},
+        json={
+            "name": "n8n prod",
+            "team": "ops",
+            "owner": "ana",
+            "metadata": {"env": "prod"},
+        },
         headers=ADMIN,
     )
 
@@ -31,13 +38,20 @@ def test_created_key_is_shown_once_and_stored_only_as_a_hash(client: Any, app: A
     assert "key" not in listed[0]
     stored = app.extensions["gateway"].store.get_key(created["id"])
     assert secret not in orjson.dumps(stored).decode()
-    assert (listed[0]["team"], listed[0]["owner"], listed[0]["metadata"]) == ("ops", "ana", {"env": "prod"})
+    assert (listed[0]["team"], listed[0]["owner"], listed[0]["metadata"]) == (
+        "ops",
+        "ana",
+        {"env": "prod"},
+    )
 
 
 def test_revoked_key_is_refused_at_once(client: Any) -> None:
     key = create_key(client)
     key_id = key.split("-")[2]
-    assert client.post("/v1/chat/completions", json=CHAT, headers=bearer(key)).status_code == 200
+    assert (
+        client.post("/v1/chat/completions", json=CHAT, headers=bearer(key)).status_code
+        == 200
+    )
 
     revoked = client.delete(f"/admin/keys/{key_id}", headers=ADMIN).get_json()
 
@@ -60,7 +74,9 @@ def test_expired_key_is_refused(client: Any) -> None:
 def test_wrong_secret_for_a_real_key_id_is_refused(client: Any) -> None:
     key = create_key(client)
 
-    response = client.post("/v1/chat/completions", json=CHAT, headers=bearer(key[:-3] + "abc"))
+    response = client.post(
+        "/v1/chat/completions", json=CHAT, headers=bearer(key[:-3] + "abc")
+    )
 
     assert response.status_code == 401
 
@@ -70,7 +86,9 @@ def test_model_allow_list_limits_calls_and_the_model_list(client: Any) -> None:
 
     models = client.get("/v1/models", headers=bearer(key)).get_json()["data"]
     forbidden = client.post("/v1/chat/completions", json=CHAT, headers=bearer(key))
-    allowed = client.post("/v1/chat/completions", json={**CHAT, "model": "fast"}, headers=bearer(key))
+    allowed = client.post(
+        "/v1/chat/completions", json={**CHAT, "model": "fast"}, headers=bearer(key)
+    )
 
     assert [m["id"] for m in models] == ["fast"]
     assert forbidden.status_code == 403
@@ -79,7 +97,9 @@ def test_model_allow_list_limits_calls_and_the_model_list(client: Any) -> None:
 
 
 def test_key_via_x_api_key_header(client: Any, key: str) -> None:
-    response = client.post("/v1/chat/completions", json=CHAT, headers={"x-api-key": key})
+    response = client.post(
+        "/v1/chat/completions", json=CHAT, headers={"x-api-key": key}
+    )
 
     assert response.status_code == 200
 
@@ -91,14 +111,26 @@ def test_healthz_needs_no_key(client: Any) -> None:
 def run_cli(database: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GATEWAY_DATABASE": database}
     gateway = Path(sys.executable).parent / "gateway"
-    return subprocess.run([str(gateway), *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [str(gateway), *args], capture_output=True, text=True, env=env
+    )
 
 
 def test_cli_creates_lists_and_revokes_keys(tmp_path: Path) -> None:
     database = str(tmp_path / "cli.db")
 
-    created = run_cli(database, "keys", "create", "--name", "zap", "--team", "growth",
-                      "--model", "fast", "--json")
+    created = run_cli(
+        database,
+        "keys",
+        "create",
+        "--name",
+        "zap",
+        "--team",
+        "growth",
+        "--model",
+        "fast",
+        "--json",
+    )
     key = orjson.loads(created.stdout)
     listed = run_cli(database, "keys", "list")
     revoked = run_cli(database, "keys", "revoke", key["id"])
@@ -119,7 +151,9 @@ def test_cli_check_config_reports_a_bad_file(tmp_path: Path) -> None:
     env = {**os.environ, "GATEWAY_CONFIG": str(bad)}
     gateway = Path(sys.executable).parent / "gateway"
 
-    result = subprocess.run([str(gateway), "check-config"], capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [str(gateway), "check-config"], capture_output=True, text=True, env=env
+    )
 
     assert result.returncode == 2
     assert f"config file {bad} at models.fast.provider" in result.stderr

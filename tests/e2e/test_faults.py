@@ -542,7 +542,10 @@ def failing_steps(fault: Fault, target: str, last: str) -> list[tuple[Any, ...]]
     failed = (fault.upstream_status, fault.error_type)
     kinds = ["first", *["retry"] * (tries(fault) - 1)]
     outcomes = [*["retried"] * (tries(fault) - 1), last]
-    return [(target, kind, outcome, *failed) for kind, outcome in zip(kinds, outcomes)]
+    return [
+        (target, kind, outcome, *failed)
+        for kind, outcome in zip(kinds, outcomes, strict=True)
+    ]
 
 
 def least_duration(fault: Fault) -> float:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.fakes import FakeServer
-from tests.fakes.behaviours import ToolCall, Usage, delay, error, reply, stall
+from tests.fakes.behaviours import ToolCall, delay, error, reply, stall
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["tests.fakes.plugin"]
@@ -65,13 +65,18 @@ def server(gateway_server: Any, fake_provider: FakeServer) -> Any:
 
 @pytest.fixture
 def sdk(server: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=server.url + "/v1", api_key=server.create_key(), max_retries=0)
+    return openai.OpenAI(
+        base_url=server.url + "/v1", api_key=server.create_key(), max_retries=0
+    )
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_sdk_chat_non_streaming_reports_tokens_cost_and_headers(sdk: openai.OpenAI, server: Any, model: str) -> None:
+def test_sdk_chat_non_streaming_reports_tokens_cost_and_headers(
+    sdk: openai.OpenAI, server: Any, model: str
+) -> None:
     raw = sdk.chat.completions.with_raw_response.create(
-        model=model, messages=[{"role": "user", "content": "hello there"}],
+        model=model,
+        messages=[{"role": "user", "content": "hello there"}],
         extra_headers={"X-Workflow-Id": "wf-7", "X-Execution-Id": "ex-1"},
     )
     completion = raw.parse()
@@ -92,13 +97,23 @@ def test_sdk_chat_non_streaming_reports_tokens_cost_and_headers(sdk: openai.Open
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_streamed_call_is_priced_the_same_as_unstreamed(sdk: openai.OpenAI, server: Any, model: str) -> None:
-    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "count the apples"}]
+def test_streamed_call_is_priced_the_same_as_unstreamed(
+    sdk: openai.OpenAI, server: Any, model: str
+) -> None:
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "count the apples"},
+    ]
 
     plain = sdk.chat.completions.create(model=model, messages=messages)
-    chunks = list(sdk.chat.completions.create(
-        model=model, messages=messages, stream=True, stream_options={"include_usage": True}
-    ))
+    chunks = list(
+        sdk.chat.completions.create(
+            model=model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
 
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     usage_chunk = chunks[-1]
@@ -106,10 +121,15 @@ def test_streamed_call_is_priced_the_same_as_unstreamed(sdk: openai.OpenAI, serv
     assert usage_chunk.usage.prompt_tokens == plain.usage.prompt_tokens
     assert usage_chunk.usage.completion_tokens == plain.usage.completion_tokens
     facts = usage_chunk.model_extra["x_gateway"]
-    assert facts["cost_usd"] == pytest.approx(plain.model_extra["x_gateway"]["cost_usd"])
+    assert facts["cost_usd"] == pytest.approx(
+        plain.model_extra["x_gateway"]["cost_usd"]
+    )
     assert facts["tokens_estimated"] is False
     rows = server.wait_for_rows(2)
-    assert rows[0]["cost_usd"] == pytest.approx(rows[1]["cost_usd"]) and rows[0]["cost_usd"] > 0
+    assert (
+        rows[0]["cost_usd"] == pytest.approx(rows[1]["cost_usd"])
+        and rows[0]["cost_usd"] > 0
+    )
     assert {r["stream"] for r in rows} == {0, 1}
 
 
@@ -117,31 +137,67 @@ def test_streamed_call_is_priced_the_same_as_unstreamed(sdk: openai.OpenAI, serv
 def test_tool_calls_round_trip_streamed_and_not(
     sdk: openai.OpenAI, fake_provider: FakeServer, model: str
 ) -> None:
-    tools = [{"type": "function", "function": {"name": "lookup_order", "parameters": {
-        "type": "object", "properties": {"order_id": {"type": "string"}}, "required": ["order_id"]}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup_order",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"order_id": {"type": "string"}},
+                    "required": ["order_id"],
+                },
+            },
+        }
+    ]
     call = ToolCall(id="call_1", name="lookup_order", arguments={"order_id": "A-17"})
-    fake_provider.queue(reply(tool_calls=[call]), reply(tool_calls=[call]), reply("It ships today."))
+    fake_provider.queue(
+        reply(tool_calls=[call]), reply(tool_calls=[call]), reply("It ships today.")
+    )
 
     plain = sdk.chat.completions.create(
-        model=model, tools=tools, tool_choice="auto",
+        model=model,
+        tools=tools,
+        tool_choice="auto",
         messages=[{"role": "user", "content": "where is A-17?"}],
     )
-    streamed = list(sdk.chat.completions.create(
-        model=model, tools=tools, stream=True, messages=[{"role": "user", "content": "where is A-17?"}],
-    ))
-    answer = sdk.chat.completions.create(model=model, tools=tools, messages=[
-        {"role": "user", "content": "where is A-17?"},
-        {"role": "assistant", "content": None, "tool_calls": [plain.choices[0].message.tool_calls[0].model_dump()]},
-        {"role": "tool", "tool_call_id": plain.choices[0].message.tool_calls[0].id, "content": "shipped"},
-    ])
+    streamed = list(
+        sdk.chat.completions.create(
+            model=model,
+            tools=tools,
+            stream=True,
+            messages=[{"role": "user", "content": "where is A-17?"}],
+        )
+    )
+    answer = sdk.chat.completions.create(
+        model=model,
+        tools=tools,
+        messages=[
+            {"role": "user", "content": "where is A-17?"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [plain.choices[0].message.tool_calls[0].model_dump()],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": plain.choices[0].message.tool_calls[0].id,
+                "content": "shipped",
+            },
+        ],
+    )
 
     tool_call = plain.choices[0].message.tool_calls[0]
     assert tool_call.function.name == "lookup_order"
     assert json.loads(tool_call.function.arguments) == {"order_id": "A-17"}
     assert plain.choices[0].finish_reason == "tool_calls"
-    deltas = [d for c in streamed if c.choices for d in (c.choices[0].delta.tool_calls or [])]
+    deltas = [
+        d for c in streamed if c.choices for d in (c.choices[0].delta.tool_calls or [])
+    ]
     assert deltas[0].function.name == "lookup_order"
-    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {"order_id": "A-17"}
+    assert json.loads("".join(d.function.arguments or "" for d in deltas)) == {
+        "order_id": "A-17"
+    }
     assert answer.choices[0].message.content == "It ships today."
     sent = fake_provider.requests()[-1].json
     assert "shipped" in str(sent)
@@ -149,22 +205,40 @@ def test_tool_calls_round_trip_streamed_and_not(
 
 @pytest.mark.parametrize("model", ["gpt", "sonnet", "demo"])
 def test_json_schema_response_format(sdk: openai.OpenAI, model: str) -> None:
-    schema = {"type": "object", "properties": {"category": {"type": "string", "enum": ["billing", "bug"]}},
-              "required": ["category"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"category": {"type": "string", "enum": ["billing", "bug"]}},
+        "required": ["category"],
+        "additionalProperties": False,
+    }
 
     completion = sdk.chat.completions.create(
-        model=model, messages=[{"role": "user", "content": "I was charged twice: billing"}],
-        response_format={"type": "json_schema", "json_schema": {"name": "triage", "schema": schema, "strict": True}},
+        model=model,
+        messages=[{"role": "user", "content": "I was charged twice: billing"}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "triage", "schema": schema, "strict": True},
+        },
     )
 
-    assert json.loads(completion.choices[0].message.content)["category"] in ("billing", "bug")
+    assert json.loads(completion.choices[0].message.content)["category"] in (
+        "billing",
+        "bug",
+    )
 
 
-def test_images_and_multi_turn_reach_the_provider(sdk: openai.OpenAI, fake_provider: FakeServer) -> None:
+def test_images_and_multi_turn_reach_the_provider(
+    sdk: openai.OpenAI, fake_provider: FakeServer
+) -> None:
     image = "data:image/png;base64," + base64.b64encode(b"\x89PNG fake").decode()
     messages = [
-        {"role": "user", "content": [{"type": "text", "text": "what is this?"},
-                                     {"type": "image_url", "image_url": {"url": image}}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": image}},
+            ],
+        },
         {"role": "assistant", "content": "a picture"},
         {"role": "user", "content": "describe it more"},
     ]
@@ -174,7 +248,10 @@ def test_images_and_multi_turn_reach_the_provider(sdk: openai.OpenAI, fake_provi
     sent = fake_provider.requests()[-1].json
     assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user"]
     image_block = sent["messages"][0]["content"][1]
-    assert image_block["type"] == "image" and image_block["source"]["media_type"] == "image/png"
+    assert (
+        image_block["type"] == "image"
+        and image_block["source"]["media_type"] == "image/png"
+    )
 
 
 def test_embeddings_and_models(sdk: openai.OpenAI) -> None:
@@ -189,25 +266,40 @@ def test_provider_errors_pass_the_providers_message_without_its_secrets(
     sdk: openai.OpenAI, server: Any, fake_provider: FakeServer
 ) -> None:
     fake_provider.queue(error(401, f"Incorrect API key provided: {PROVIDER_SECRET}"))
-    fake_provider.queue(error(400, "max_tokens is too large", error_type="invalid_request_error"))
+    fake_provider.queue(
+        error(400, "max_tokens is too large", error_type="invalid_request_error")
+    )
 
     with pytest.raises(openai.APIStatusError) as auth_failure:
-        sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="gpt", messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.BadRequestError) as rejected:
-        sdk.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="gpt", messages=[{"role": "user", "content": "x"}]
+        )
 
     assert auth_failure.value.status_code == 502
     assert "Incorrect API key provided" in auth_failure.value.message
     assert "max_tokens is too large" in rejected.value.message
     server.wait_for_rows(2)
     server.stop()
-    everything = server.log_path.read_text() + open(server.database, "rb").read().decode("latin-1")
+    everything = server.log_path.read_text() + open(
+        server.database, "rb"
+    ).read().decode("latin-1")
     for path in os.listdir(os.path.dirname(server.database)):
         if path.startswith("gateway.db-"):
-            everything += open(os.path.join(os.path.dirname(server.database), path), "rb").read().decode("latin-1")
+            everything += (
+                open(os.path.join(os.path.dirname(server.database), path), "rb")
+                .read()
+                .decode("latin-1")
+            )
     assert PROVIDER_SECRET not in everything
     assert PROVIDER_SECRET not in str(auth_failure.value.body)
-    assert fake_provider.requests()[0].headers["authorization"] == f"Bearer {PROVIDER_SECRET}"
+    assert (
+        fake_provider.requests()[0].headers["authorization"]
+        == f"Bearer {PROVIDER_SECRET}"
+    )
 
 
 def test_sigterm_finishes_in_flight_calls_and_loses_no_row(
@@ -218,8 +310,12 @@ def test_sigterm_finishes_in_flight_calls_and_loses_no_row(
     body = {"model": "gpt", "messages": [{"role": "user", "content": "slow"}]}
 
     def call() -> int:
-        response = requests.post(server.url + "/v1/chat/completions", json=body,
-                                 headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        response = requests.post(
+            server.url + "/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         return response.status_code
 
     with concurrent.futures.ThreadPoolExecutor(40) as pool:
@@ -231,17 +327,33 @@ def test_sigterm_finishes_in_flight_calls_and_loses_no_row(
 
     assert statuses == [200] * 40
     database = sqlite3.connect(server.database)
-    assert database.execute("SELECT count(*) FROM requests WHERE status = 200").fetchone()[0] == 40
+    assert (
+        database.execute("SELECT count(*) FROM requests WHERE status = 200").fetchone()[
+            0
+        ]
+        == 40
+    )
     assert database.execute("SELECT count(*) FROM attempts").fetchone()[0] == 40
 
 
-def test_client_leaving_mid_stream_is_recorded(server: Any, fake_provider: FakeServer) -> None:
+def test_client_leaving_mid_stream_is_recorded(
+    server: Any, fake_provider: FakeServer
+) -> None:
     fake_provider.queue(stall(5.0, after_events=3))
     key = server.create_key()
-    body = {"model": "gpt", "stream": True, "messages": [{"role": "user", "content": "a b c d e f"}]}
+    body = {
+        "model": "gpt",
+        "stream": True,
+        "messages": [{"role": "user", "content": "a b c d e f"}],
+    }
 
-    with requests.post(server.url + "/v1/chat/completions", json=body, stream=True,
-                       headers={"Authorization": f"Bearer {key}"}, timeout=30) as response:
+    with requests.post(
+        server.url + "/v1/chat/completions",
+        json=body,
+        stream=True,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    ) as response:
         first = next(response.iter_lines())
         assert first.startswith(b"data: ")
     # The gateway notices on its next write, after the stall; the row then records it.
@@ -262,8 +374,12 @@ def test_client_leaving_a_waiting_call_cancels_it_and_records_the_prompt(
 
     started = time.monotonic()
     with pytest.raises(requests.ReadTimeout):
-        requests.post(server.url + "/v1/chat/completions", json=body,
-                      headers={"Authorization": f"Bearer {key}"}, timeout=0.5)
+        requests.post(
+            server.url + "/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=0.5,
+        )
     rows = server.wait_for_rows(1, timeout=5)
 
     # Noticed at once (not after the provider's 10 s); the prompt was likely billed.

@@ -9,7 +9,9 @@ from gateway import errors
 from gateway.providers import openai
 from gateway.providers.types import Endpoint, SSEEvent, Usage
 
-ENDPOINT = Endpoint("openai", "openai", "https://api.example.com/v1/", "sk-provider-secret")
+ENDPOINT = Endpoint(
+    "openai", "openai", "https://api.example.com/v1/", "sk-provider-secret"
+)
 
 
 def test_openai_build_chat_call_replaces_model_and_keeps_unknown_params() -> None:
@@ -48,17 +50,58 @@ def test_openai_parse_usage_reads_cached_and_reasoning_tokens() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "cls", "retryable"),
     [
-        (400, {"error": {"message": "bad", "type": "invalid_request_error", "param": "x"}}, errors.ProviderRejectedError, False),
-        (400, {"error": {"message": "too long", "code": "context_length_exceeded"}}, errors.ContextWindowExceededError, False),
-        (400, {"error": {"message": "no", "code": "content_policy_violation"}}, errors.ContentPolicyError, False),
-        (401, {"error": {"message": "Incorrect API key provided: sk-abc***xyz"}}, errors.ProviderAuthError, False),
+        (
+            400,
+            {
+                "error": {
+                    "message": "bad",
+                    "type": "invalid_request_error",
+                    "param": "x",
+                }
+            },
+            errors.ProviderRejectedError,
+            False,
+        ),
+        (
+            400,
+            {"error": {"message": "too long", "code": "context_length_exceeded"}},
+            errors.ContextWindowExceededError,
+            False,
+        ),
+        (
+            400,
+            {"error": {"message": "no", "code": "content_policy_violation"}},
+            errors.ContentPolicyError,
+            False,
+        ),
+        (
+            401,
+            {"error": {"message": "Incorrect API key provided: sk-abc***xyz"}},
+            errors.ProviderAuthError,
+            False,
+        ),
         (403, {"error": {"message": "forbidden"}}, errors.ProviderAuthError, False),
         (404, {"error": {"message": "no model"}}, errors.ProviderError, False),
         (408, {"error": {"message": "timeout"}}, errors.ProviderTimeoutError, True),
-        (429, {"error": {"message": "slow down", "type": "requests"}}, errors.ProviderRateLimitError, True),
-        (429, {"error": {"message": "pay", "code": "insufficient_quota"}}, errors.ProviderQuotaError, False),
+        (
+            429,
+            {"error": {"message": "slow down", "type": "requests"}},
+            errors.ProviderRateLimitError,
+            True,
+        ),
+        (
+            429,
+            {"error": {"message": "pay", "code": "insufficient_quota"}},
+            errors.ProviderQuotaError,
+            False,
+        ),
         (500, {"error": {"message": "oops"}}, errors.ProviderUnavailableError, True),
-        (503, {"error": {"message": "overloaded"}}, errors.ProviderUnavailableError, True),
+        (
+            503,
+            {"error": {"message": "overloaded"}},
+            errors.ProviderUnavailableError,
+            True,
+        ),
     ],
 )
 def test_openai_parse_error_maps_status_and_code(
@@ -102,10 +145,22 @@ def test_openai_parse_error_survives_a_non_json_body() -> None:
         (b"[1, 2]", errors.ProviderInvalidResponseError),
         (b'{"object": "list"}', errors.ProviderInvalidResponseError),
         (b'{"error": {"message": "hidden failure"}}', errors.ProviderUnavailableError),
-        (b'{"error": {"message": "x", "type": "server_error"}}', errors.ProviderUnavailableError),
-        (b'{"error": {"message": "x", "type": "requests"}}', errors.ProviderRateLimitError),
-        (b'{"error": {"message": "x", "type": "invalid_request_error"}}', errors.ProviderRejectedError),
-        (b'{"error": {"message": "x", "code": "context_length_exceeded"}}', errors.ContextWindowExceededError),
+        (
+            b'{"error": {"message": "x", "type": "server_error"}}',
+            errors.ProviderUnavailableError,
+        ),
+        (
+            b'{"error": {"message": "x", "type": "requests"}}',
+            errors.ProviderRateLimitError,
+        ),
+        (
+            b'{"error": {"message": "x", "type": "invalid_request_error"}}',
+            errors.ProviderRejectedError,
+        ),
+        (
+            b'{"error": {"message": "x", "code": "context_length_exceeded"}}',
+            errors.ContextWindowExceededError,
+        ),
     ],
 )
 def test_openai_parse_chat_response_rejects_bodies_that_are_not_completions(
@@ -118,7 +173,11 @@ def test_openai_parse_chat_response_rejects_bodies_that_are_not_completions(
 def test_openai_stream_withholds_usage_and_finishes_on_done() -> None:
     stream = openai.open_stream("m")
     content = {"id": "c", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
-    usage_chunk = {"id": "c", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+    usage_chunk = {
+        "id": "c",
+        "choices": [],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+    }
 
     assert stream.feed(SSEEvent(None, orjson.dumps(content).decode())) == [content]
     assert stream.feed(SSEEvent(None, orjson.dumps(usage_chunk).decode())) == []

@@ -20,7 +20,10 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
         ({"retry-after-ms": "1500"}, 1.5),
         ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
         ({"x-ms-retry-after-ms": "250"}, 0.25),
-        ({"x-ratelimit-reset-requests": "6m0s", "x-ratelimit-reset-tokens": "1.5s"}, 1.5),
+        (
+            {"x-ratelimit-reset-requests": "6m0s", "x-ratelimit-reset-tokens": "1.5s"},
+            1.5,
+        ),
         (
             {
                 "x-ratelimit-reset-requests": "6m0s",

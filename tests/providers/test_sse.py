@@ -7,7 +7,7 @@ from gateway.providers.types import SSEEvent
 
 
 def test_sse_joins_data_lines_and_keeps_event_names() -> None:
-    stream = [b"event: message_start\ndata: {\"a\":\n", b"data: 1}\n\n: ping\n\n"]
+    stream = [b'event: message_start\ndata: {"a":\n', b"data: 1}\n\n: ping\n\n"]
 
     assert list(iter_events(stream)) == [SSEEvent("message_start", '{"a":\n1}')]
 

@@ -40,7 +40,11 @@ POLICY = RetryPolicy(max_retries=2, backoff_base=0.5, backoff_cap=4.0, max_wait=
     ],
 )
 def test_should_retry(
-    error: errors.GatewayError, retries_done: int, delay: float, waited: float, expected: bool
+    error: errors.GatewayError,
+    retries_done: int,
+    delay: float,
+    waited: float,
+    expected: bool,
 ) -> None:
     assert should_retry(error, retries_done, delay, waited, POLICY) is expected
 
@@ -61,7 +65,9 @@ def test_should_retry(
         (errors.ContentPolicyError("x"), True, True),
     ],
 )
-def test_should_fall_back(error: errors.GatewayError, on_policy: bool, expected: bool) -> None:
+def test_should_fall_back(
+    error: errors.GatewayError, on_policy: bool, expected: bool
+) -> None:
     policy = RetryPolicy(fallback_on_content_policy=on_policy)
 
     assert should_fall_back(error, policy) is expected
@@ -73,12 +79,17 @@ def test_retry_delay_honours_the_providers_wait_exactly() -> None:
     assert retry_delay(error, 1, POLICY, random.Random(1)) == 3.5
 
 
-@pytest.mark.parametrize(("retry_number", "ceiling"), [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (9, 4.0)])
+@pytest.mark.parametrize(
+    ("retry_number", "ceiling"), [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (9, 4.0)]
+)
 def test_retry_delay_is_full_jitter_under_an_exponential_ceiling(
     retry_number: int, ceiling: float
 ) -> None:
     rng = random.Random(7)
-    delays = [retry_delay(errors.ProviderUnavailableError("x"), retry_number, POLICY, rng) for _ in range(500)]
+    delays = [
+        retry_delay(errors.ProviderUnavailableError("x"), retry_number, POLICY, rng)
+        for _ in range(500)
+    ]
 
     assert all(0 <= delay <= ceiling for delay in delays)
     assert max(delays) > ceiling * 0.9
@@ -98,17 +109,26 @@ def test_zero_weight_target_is_tried_last() -> None:
     rng = random.Random(3)
 
     assert all(
-        order_level(["a", "b"], [0.0, 1.0], "weighted", {}, rng) == [1, 0] for _ in range(100)
+        order_level(["a", "b"], [0.0, 1.0], "weighted", {}, rng) == [1, 0]
+        for _ in range(100)
     )
 
 
 def test_least_in_flight_tries_the_idlest_target_first() -> None:
-    load = {"a": TargetLoad(in_flight=5), "b": TargetLoad(in_flight=1), "c": TargetLoad(3)}
+    load = {
+        "a": TargetLoad(in_flight=5),
+        "b": TargetLoad(in_flight=1),
+        "c": TargetLoad(3),
+    }
 
-    assert order_level(["a", "b", "c"], [1, 1, 1], "least-in-flight", load, random.Random()) == [1, 2, 0]
+    assert order_level(
+        ["a", "b", "c"], [1, 1, 1], "least-in-flight", load, random.Random()
+    ) == [1, 2, 0]
 
 
 def test_lowest_latency_measures_unknown_targets_first_then_fastest() -> None:
     load = {"a": TargetLoad(latency_ms=900.0), "b": TargetLoad(latency_ms=200.0)}
 
-    assert order_level(["a", "b", "c"], [1, 1, 1], "lowest-latency", load, random.Random()) == [2, 1, 0]
+    assert order_level(
+        ["a", "b", "c"], [1, 1, 1], "lowest-latency", load, random.Random()
+    ) == [2, 1, 0]

@@ -10,7 +10,15 @@ import pytest
 
 from tests.conftest import ADMIN, bearer, create_key
 from tests.fakes import FakeServer
-from tests.fakes.behaviours import cut, delay, error, malformed_json, reply, reset
+from tests.fakes.behaviours import (
+    cut,
+    delay,
+    error,
+    malformed_json,
+    oversized,
+    reply,
+    reset,
+)
 
 pytest_plugins = ["tests.fakes.plugin"]
 
@@ -47,14 +55,20 @@ def client(make_app: Any, fake_provider: FakeServer, backup: FakeServer) -> Any:
 
 
 def chat(client: Any, key: str, headers: dict[str, str] | None = None) -> Any:
-    return client.post("/v1/chat/completions", json=CHAT, headers={**bearer(key), **(headers or {})})
+    return client.post(
+        "/v1/chat/completions", json=CHAT, headers={**bearer(key), **(headers or {})}
+    )
 
 
 def attempts(client: Any, request_id: str) -> list[dict[str, Any]]:
-    return client.get(f"/admin/requests/{request_id}", headers=ADMIN).get_json()["attempt_list"]
+    return client.get(f"/admin/requests/{request_id}", headers=ADMIN).get_json()[
+        "attempt_list"
+    ]
 
 
-def test_retryable_error_is_retried_on_the_same_target(client: Any, fake_provider: FakeServer) -> None:
+def test_retryable_error_is_retried_on_the_same_target(
+    client: Any, fake_provider: FakeServer
+) -> None:
     key = create_key(client)
     fake_provider.queue(error(500, "boom"), error(503, "busy"))
 
@@ -65,7 +79,9 @@ def test_retryable_error_is_retried_on_the_same_target(client: Any, fake_provide
     assert response.headers["x-gateway-target"] == "primary/gpt-4o"
     listed = attempts(client, response.headers["x-request-id"])
     assert [(a["kind"], a["outcome"], a["status"]) for a in listed] == [
-        ("first", "retried", 500), ("retry", "retried", 503), ("retry", "success", 200)
+        ("first", "retried", 500),
+        ("retry", "retried", 503),
+        ("retry", "success", 200),
     ]
     assert listed[1]["wait_ms"] <= 50
 
@@ -79,7 +95,9 @@ def test_retry_after_is_honoured(client: Any, fake_provider: FakeServer) -> None
 
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.3
-    assert attempts(client, response.headers["x-request-id"])[1]["wait_ms"] == pytest.approx(300, abs=1)
+    assert attempts(client, response.headers["x-request-id"])[1][
+        "wait_ms"
+    ] == pytest.approx(300, abs=1)
 
 
 def test_spent_retries_fall_back_to_the_next_target(
@@ -92,7 +110,10 @@ def test_spent_retries_fall_back_to_the_next_target(
 
     assert response.status_code == 200
     assert response.headers["x-gateway-target"] == "backup/gpt-4o-mini"
-    kinds = [(a["target"], a["kind"], a["outcome"]) for a in attempts(client, response.headers["x-request-id"])]
+    kinds = [
+        (a["target"], a["kind"], a["outcome"])
+        for a in attempts(client, response.headers["x-request-id"])
+    ]
     assert kinds == [
         ("primary/gpt-4o", "first", "retried"),
         ("primary/gpt-4o", "retry", "retried"),
@@ -112,7 +133,9 @@ def test_a_call_no_target_answers_ends_on_a_failed_attempt_not_a_fallback(
     assert response.status_code == 502
     listed = attempts(client, response.headers["x-request-id"])
     assert [(a["kind"], a["outcome"]) for a in listed] == [
-        ("first", "retried"), ("retry", "retried"), ("retry", "failed")
+        ("first", "retried"),
+        ("retry", "retried"),
+        ("retry", "failed"),
     ]
 
 
@@ -127,7 +150,9 @@ def test_an_attempt_whose_body_broke_records_the_status_the_provider_answered(
     assert response.status_code == 200
     first = attempts(client, response.headers["x-request-id"])[0]
     assert (first["status"], first["error_type"], first["outcome"]) == (
-        200, "provider_invalid_response", "retried"
+        200,
+        "provider_invalid_response",
+        "retried",
     )
 
 
@@ -148,7 +173,8 @@ def test_a_stream_that_ends_before_its_first_chunk_is_retried(
     assert response.get_data().endswith(b"data: [DONE]\n\n")
     listed = attempts(client, response.headers["x-request-id"])
     assert [(a["outcome"], a["error_type"]) for a in listed] == [
-        ("retried", "provider_invalid_response"), ("success", None)
+        ("retried", "provider_invalid_response"),
+        ("success", None),
     ]
 
 
@@ -168,9 +194,13 @@ def test_a_stream_broken_after_its_first_chunk_records_a_failed_attempt(
     ]
 
 
-def test_invalid_request_is_not_retried_nor_passed_on(client: Any, fake_provider: FakeServer, backup: FakeServer) -> None:
+def test_invalid_request_is_not_retried_nor_passed_on(
+    client: Any, fake_provider: FakeServer, backup: FakeServer
+) -> None:
     key = create_key(client)
-    fake_provider.queue(error(400, "temperature is out of range", error_type="invalid_request_error"))
+    fake_provider.queue(
+        error(400, "temperature is out of range", error_type="invalid_request_error")
+    )
 
     response = chat(client, key)
 
@@ -179,7 +209,9 @@ def test_invalid_request_is_not_retried_nor_passed_on(client: Any, fake_provider
     assert len(fake_provider.requests()) == 1 and backup.requests() == []
 
 
-def test_context_window_error_falls_back_to_a_larger_target(client: Any, fake_provider: FakeServer) -> None:
+def test_context_window_error_falls_back_to_a_larger_target(
+    client: Any, fake_provider: FakeServer
+) -> None:
     key = create_key(client)
     fake_provider.queue(error(400, "too long", code="context_length_exceeded"))
 
@@ -237,7 +269,11 @@ def test_rate_limited_target_cools_down_for_its_retry_after(
     ],
 )
 def test_per_request_routing_headers(
-    client: Any, fake_provider: FakeServer, headers: dict, status: int, served_by: str | None
+    client: Any,
+    fake_provider: FakeServer,
+    headers: dict,
+    status: int,
+    served_by: str | None,
 ) -> None:
     key = create_key(client)
     fake_provider.set_default(error(500, "down"))
@@ -259,14 +295,18 @@ def test_per_request_routing_headers(
         ({"X-Gateway-Target": "elsewhere/gpt-5"}, "X-Gateway-Target"),
     ],
 )
-def test_bad_routing_headers_are_400_naming_the_header(client: Any, headers: dict, param: str) -> None:
+def test_bad_routing_headers_are_400_naming_the_header(
+    client: Any, headers: dict, param: str
+) -> None:
     response = chat(client, create_key(client), headers)
 
     assert response.status_code == 400
     assert response.get_json()["error"]["param"] == param
 
 
-def test_request_timeout_header_bounds_the_whole_call(client: Any, fake_provider: FakeServer, backup: FakeServer) -> None:
+def test_request_timeout_header_bounds_the_whole_call(
+    client: Any, fake_provider: FakeServer, backup: FakeServer
+) -> None:
     key = create_key(client)
     fake_provider.set_default(delay(2.0))
     backup.set_default(delay(2.0))
@@ -278,7 +318,9 @@ def test_request_timeout_header_bounds_the_whole_call(client: Any, fake_provider
     assert time.monotonic() - started < 1.5
 
 
-def test_streams_that_break_mid_way_open_the_breaker(client: Any, fake_provider: FakeServer) -> None:
+def test_streams_that_break_mid_way_open_the_breaker(
+    client: Any, fake_provider: FakeServer
+) -> None:
     # A stream is judged when it ends: one that always breaks after its first chunk
     # counts as a failure, even though it cannot be retried.
     key = create_key(client)
@@ -312,3 +354,28 @@ models:
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "7"
     assert response.get_json()["error"]["type"] == "provider_rate_limited"
+
+
+def test_a_stream_past_the_response_size_limit_is_cut_with_an_error(
+    make_app: Any, fake_provider: FakeServer
+) -> None:
+    solo = f"""
+providers:
+  only: {{type: openai, base_url: "{fake_provider.url}/v1", api_key_env: FAKE_KEY}}
+models:
+  smart: {{provider: only, model: gpt-4o}}
+"""
+    app = make_app(solo, {"FAKE_KEY": "sk-fake", "GATEWAY_MAX_RESPONSE_BYTES": "20000"})
+    client = app.test_client()
+    fake_provider.queue(oversized(0.1))
+
+    response = client.post(
+        "/v1/chat/completions",
+        json={**CHAT, "stream": True},
+        headers=bearer(create_key(client)),
+    )
+
+    events = response.get_data(as_text=True).strip().split("\n\n")
+    assert '"provider_stream_error"' in events[-1]
+    assert "passed 20000 bytes" in events[-1]
+    assert "[DONE]" not in events[-1]

@@ -15,7 +15,9 @@ def tag_row(n: int) -> dict:
 
 
 def count(path: str) -> int:
-    return sqlite3.connect(path).execute("SELECT count(*) FROM request_tags").fetchone()[0]
+    return (
+        sqlite3.connect(path).execute("SELECT count(*) FROM request_tags").fetchone()[0]
+    )
 
 
 def test_writer_batches_rows_and_close_drains_everything(tmp_path: Path) -> None:

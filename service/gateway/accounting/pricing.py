@@ -51,7 +51,10 @@ class PriceCard:
 
     def price(self, usage: Usage) -> float:
         """Return the USD cost of ``usage``."""
-        if self.tier_threshold is not None and usage.prompt_tokens > self.tier_threshold:
+        if (
+            self.tier_threshold is not None
+            and usage.prompt_tokens > self.tier_threshold
+        ):
             return _price_with_library(self.model_price, usage)
 
         uncached = usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens
@@ -120,7 +123,9 @@ class Pricer:
 
 def _find_model(pricing_provider: str | None, model: str) -> Any:
     try:
-        _, info = get_snapshot().find_provider_model(model, None, pricing_provider, None)
+        _, info = get_snapshot().find_provider_model(
+            model, None, pricing_provider, None
+        )
     except LookupError:
         return None
 

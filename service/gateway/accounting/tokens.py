@@ -35,7 +35,7 @@ _TOKENS_PER_IMAGE = 765
 
 
 def default_cache_dir() -> str:
-    """Where tiktoken's files go: ``TIKTOKEN_CACHE_DIR``, else inside the environment."""
+    """Where tiktoken's files go: ``TIKTOKEN_CACHE_DIR``, else in the environment."""
     return os.environ.get("TIKTOKEN_CACHE_DIR") or os.path.join(
         sys.prefix, "share", "ai-gateway", "tiktoken"
     )

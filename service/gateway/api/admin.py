@@ -7,7 +7,7 @@ import hmac
 import logging
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 
 from .. import keys
 from ..context import Gateway
@@ -115,10 +115,17 @@ def list_requests() -> Response:
     try:
         rows, next_cursor = gateway.store.list_requests(query, limit, cursor)
     except ValueError as exc:
-        raise InvalidRequestError("cursor: not a cursor this API issued", param="cursor") from exc
+        raise InvalidRequestError(
+            "cursor: not a cursor this API issued", param="cursor"
+        ) from exc
 
     return json_response(
-        {"object": "list", "data": rows, "next_cursor": next_cursor, "has_more": bool(next_cursor)}
+        {
+            "object": "list",
+            "data": rows,
+            "next_cursor": next_cursor,
+            "has_more": bool(next_cursor),
+        }
     )
 
 
@@ -128,7 +135,9 @@ def get_request(request_id: str) -> Response:
     gateway.writer.flush()
     rows = gateway.store.query("SELECT * FROM requests WHERE id = ?", (request_id,))
     if not rows:
-        raise NotFoundError(f"no request with id {request_id!r}", code="request_not_found")
+        raise NotFoundError(
+            f"no request with id {request_id!r}", code="request_not_found"
+        )
     attempts = gateway.store.query(
         "SELECT * FROM attempts WHERE request_id = ? ORDER BY number", (request_id,)
     )

@@ -12,11 +12,11 @@ from .. import pipeline, responses_api
 from ..attribution import read_caller, with_body_user
 from ..context import CallContext
 from ..control.estimate import estimate_models
-from ..errors import InvalidRequestError
-from ..routing.policy import Overrides
 from ..disconnect import ClientWatch
+from ..errors import InvalidRequestError
 from ..keys import authenticate, utc_now
 from ..reports import REPORT_COLUMNS, spend_report
+from ..routing.policy import Overrides
 from . import current_gateway
 from .bodies import load_args, read_json, validate_body
 from .replies import csv_response, json_response
@@ -116,7 +116,9 @@ def record_call(exc: BaseException | None) -> None:
 @blueprint.post("/chat/completions")
 def chat_completions() -> Response:
     body = read_json(request)
-    g.call.model_requested = body.get("model") if isinstance(body.get("model"), str) else None
+    g.call.model_requested = (
+        body.get("model") if isinstance(body.get("model"), str) else None
+    )
     validate_body(_CHAT, body)
     gateway = current_gateway()
     call = g.call
@@ -134,7 +136,9 @@ def chat_completions() -> Response:
 @blueprint.post("/embeddings")
 def embeddings() -> Response:
     body = read_json(request)
-    g.call.model_requested = body.get("model") if isinstance(body.get("model"), str) else None
+    g.call.model_requested = (
+        body.get("model") if isinstance(body.get("model"), str) else None
+    )
     validate_body(_EMBEDDINGS, body)
     call = g.call
     call.caller = with_body_user(call.caller, body.get("user"))

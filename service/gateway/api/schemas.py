@@ -184,7 +184,9 @@ class ResponseFormatSchema(Schema):
     @validates_schema
     def check_schema_given(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("type") == "json_schema" and "json_schema" not in data:
-            raise ValidationError("json_schema is required for this type", "json_schema")
+            raise ValidationError(
+                "json_schema is required for this type", "json_schema"
+            )
 
 
 class StreamOptionsSchema(Schema):
@@ -202,7 +204,9 @@ class ChatCompletionSchema(Schema):
     messages = Messages(required=True)
     stream = fields.Boolean()
     stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
-    max_tokens = fields.Integer(strict=True, validate=validate.Range(min=1), allow_none=True)
+    max_tokens = fields.Integer(
+        strict=True, validate=validate.Range(min=1), allow_none=True
+    )
     max_completion_tokens = fields.Integer(
         strict=True, validate=validate.Range(min=1), allow_none=True
     )
@@ -214,8 +218,12 @@ class ChatCompletionSchema(Schema):
     tool_choice = ToolChoice()
     parallel_tool_calls = fields.Boolean()
     response_format = fields.Nested(ResponseFormatSchema)
-    presence_penalty = fields.Float(validate=validate.Range(min=-2, max=2), allow_none=True)
-    frequency_penalty = fields.Float(validate=validate.Range(min=-2, max=2), allow_none=True)
+    presence_penalty = fields.Float(
+        validate=validate.Range(min=-2, max=2), allow_none=True
+    )
+    frequency_penalty = fields.Float(
+        validate=validate.Range(min=-2, max=2), allow_none=True
+    )
     seed = fields.Integer(allow_none=True)
     user = fields.String()
     metadata = fields.Dict(keys=fields.String(), values=fields.String())
@@ -225,7 +233,11 @@ class EmbeddingInput(fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if isinstance(value, str) and value:
             return value
-        if isinstance(value, list) and value and all(_is_embedding_item(v) for v in value):
+        if (
+            isinstance(value, list)
+            and value
+            and all(_is_embedding_item(v) for v in value)
+        ):
             return value
         raise ValidationError(
             "must be a non-empty string, or a non-empty list of strings or token ids"
@@ -289,7 +301,9 @@ class RequestQuerySchema(Schema):
     tag = fields.String()
     status = fields.Integer(validate=validate.Range(min=100, max=599))
     error_type = fields.String()
-    endpoint = fields.String(validate=validate.OneOf(["chat", "embeddings", "responses"]))
+    endpoint = fields.String(
+        validate=validate.OneOf(["chat", "embeddings", "responses"])
+    )
     since = fields.AwareDateTime(default_timezone=UTC)
     until = fields.AwareDateTime(default_timezone=UTC)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
@@ -297,8 +311,16 @@ class RequestQuerySchema(Schema):
 
 
 SPEND_GROUPS = (
-    "key", "team", "model", "route", "provider", "workflow", "execution", "user",
-    "day", "tag",
+    "key",
+    "team",
+    "model",
+    "route",
+    "provider",
+    "workflow",
+    "execution",
+    "user",
+    "day",
+    "tag",
 )
 PERIODS = ("day", "week", "month", "total")
 
@@ -324,7 +346,9 @@ class SpendQuerySchema(Schema):
     period = fields.String(validate=validate.OneOf(PERIODS))
     since = fields.AwareDateTime(default_timezone=UTC)
     until = fields.AwareDateTime(default_timezone=UTC)
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(
+        load_default="json", validate=validate.OneOf(["json", "csv"])
+    )
     key_id = fields.String()
     team = fields.String()
     model = fields.String()
@@ -333,7 +357,9 @@ class SpendQuerySchema(Schema):
     execution_id = fields.String()
     user = fields.String()
     tag = fields.String()
-    endpoint = fields.String(validate=validate.OneOf(["chat", "embeddings", "responses"]))
+    endpoint = fields.String(
+        validate=validate.OneOf(["chat", "embeddings", "responses"])
+    )
 
     @validates_schema
     def check_period_or_range(self, data: dict[str, Any], **_: Any) -> None:
@@ -350,9 +376,7 @@ class ResponsesInput(fields.Field):
         is_items = isinstance(value, list) and all(isinstance(v, dict) for v in value)
         if is_items and value:
             return value
-        raise ValidationError(
-            "must be a non-empty string or a non-empty list of items"
-        )
+        raise ValidationError("must be a non-empty string or a non-empty list of items")
 
 
 class ResponsesFormatSchema(Schema):
@@ -429,7 +453,9 @@ class RateLimitsSchema(Schema):
     requests_per_minute = fields.Integer(
         strict=True, validate=_LIMIT_RANGE, allow_none=True
     )
-    tokens_per_minute = fields.Integer(strict=True, validate=_LIMIT_RANGE, allow_none=True)
+    tokens_per_minute = fields.Integer(
+        strict=True, validate=_LIMIT_RANGE, allow_none=True
+    )
     max_concurrent = fields.Integer(strict=True, validate=_LIMIT_RANGE, allow_none=True)
 
 

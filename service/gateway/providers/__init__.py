@@ -45,8 +45,15 @@ KNOWN_PROVIDERS: dict[str, KnownProvider] = {
         "https://api.openai.com/v1",
         "OPENAI_API_KEY",
         "openai",
-        ("gpt-4o-mini", "gpt-4o", "gpt-4.1", "gpt-4.1-mini", "o4-mini",
-         "text-embedding-3-small", "text-embedding-3-large"),
+        (
+            "gpt-4o-mini",
+            "gpt-4o",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "o4-mini",
+            "text-embedding-3-small",
+            "text-embedding-3-large",
+        ),
     ),
     "anthropic": KnownProvider(
         "anthropic",

@@ -200,9 +200,13 @@ def load_json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ProviderInvalidResponseError("the provider answered invalid JSON") from exc
+        raise ProviderInvalidResponseError(
+            "the provider answered invalid JSON"
+        ) from exc
     if not isinstance(data, dict):
-        raise ProviderInvalidResponseError("the provider answered JSON that is not an object")
+        raise ProviderInvalidResponseError(
+            "the provider answered JSON that is not an object"
+        )
 
     return data
 
@@ -227,7 +231,9 @@ class OpenAIStream:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise ProviderInvalidResponseError("the provider sent a malformed chunk") from exc
+            raise ProviderInvalidResponseError(
+                "the provider sent a malformed chunk"
+            ) from exc
         if not isinstance(chunk, dict):
             raise ProviderInvalidResponseError("the provider sent a malformed chunk")
         if "error" in chunk:

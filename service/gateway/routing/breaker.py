@@ -57,7 +57,10 @@ class Breaker:
             return None
         if state.state == "open" and now < state.open_until:
             return "cooling_down"
-        if state.state == "half_open" and now - state.updated_at < PROBE_TIMEOUT_SECONDS:
+        if (
+            state.state == "half_open"
+            and now - state.updated_at < PROBE_TIMEOUT_SECONDS
+        ):
             return "cooling_down"
 
         return None if self._claim_probe(target, state, now) else "cooling_down"
@@ -85,7 +88,8 @@ class Breaker:
             "open_until, updated_at) VALUES (?, 'closed', 1, ?, 0, ?) "
             "ON CONFLICT (target) DO UPDATE SET "
             "failures = CASE WHEN ? - window_start > ? THEN 1 ELSE failures + 1 END, "
-            "window_start = CASE WHEN ? - window_start > ? THEN ? ELSE window_start END, "
+            "window_start = "
+            "CASE WHEN ? - window_start > ? THEN ? ELSE window_start END, "
             "updated_at = ? RETURNING state, failures",
             (target, now, now, now, policy.window, now, policy.window, now, now),
         )
@@ -123,7 +127,9 @@ class Breaker:
             "(state = 'half_open' AND updated_at <= ?))",
             (now, target, now, now - PROBE_TIMEOUT_SECONDS),
         )
-        self._states[target] = TargetState("half_open", state.failures, state.open_until, now)
+        self._states[target] = TargetState(
+            "half_open", state.failures, state.open_until, now
+        )
         if claimed:
             self._event(target, "probe", None)
         return bool(claimed)
@@ -150,5 +156,10 @@ class Breaker:
         self._store.execute(
             "INSERT INTO breaker_events (target, created_at, event, reason) "
             "VALUES (?, ?, ?, ?)",
-            (target, format_time(datetime.fromtimestamp(self._clock(), UTC)), event, reason),
+            (
+                target,
+                format_time(datetime.fromtimestamp(self._clock(), UTC)),
+                event,
+                reason,
+            ),
         )

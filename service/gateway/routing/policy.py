@@ -144,10 +144,12 @@ def order_level(
 
     jitter = {index: rng.random() for index in indexes}
     if strategy == "least-in-flight":
+
         def key(index: int) -> tuple[float, ...]:
             state = load.get(target_ids[index], TargetLoad())
             return (state.in_flight, -weights[index], jitter[index])
     else:
+
         def key(index: int) -> tuple[float, ...]:
             state = load.get(target_ids[index], TargetLoad())
             latency = -1.0 if state.latency_ms is None else state.latency_ms

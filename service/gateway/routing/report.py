@@ -65,7 +65,9 @@ def routing_report(store: Any, since: str, until: str) -> dict[str, Any]:
         row["cooldowns"] = {
             c["event"]: c["count"] for c in cooldowns if c["target"] == row["target"]
         }
-        row["error_rate"] = round(row["failures"] / row["attempts"], 4) if row["attempts"] else 0.0
+        row["error_rate"] = (
+            round(row["failures"] / row["attempts"], 4) if row["attempts"] else 0.0
+        )
 
     with_failures = absorbed["requests_with_failures"]
     return {
@@ -76,16 +78,28 @@ def routing_report(store: Any, since: str, until: str) -> dict[str, Any]:
         "targets": targets,
         "requests_with_failures": with_failures,
         "failures_absorbed": absorbed["absorbed"],
-        "absorbed_share": round(absorbed["absorbed"] / with_failures, 4) if with_failures else None,
+        "absorbed_share": round(absorbed["absorbed"] / with_failures, 4)
+        if with_failures
+        else None,
     }
 
 
 def _by_provider(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     totals: dict[str, dict[str, Any]] = {}
-    summed = ("attempts", "successes", "failures", "retries", "fallback_attempts",
-              "fell_back_from", "skipped", "wait_ms")
+    summed = (
+        "attempts",
+        "successes",
+        "failures",
+        "retries",
+        "fallback_attempts",
+        "fell_back_from",
+        "skipped",
+        "wait_ms",
+    )
     for row in targets:
-        total = totals.setdefault(row["provider"], {"provider": row["provider"], "errors": {}})
+        total = totals.setdefault(
+            row["provider"], {"provider": row["provider"], "errors": {}}
+        )
         for name in summed:
             total[name] = round(total.get(name, 0) + (row[name] or 0), 3)
         for error_type, count in row["errors"].items():
@@ -93,6 +107,8 @@ def _by_provider(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     for total in totals.values():
         attempts = total["attempts"]
-        total["error_rate"] = round(total["failures"] / attempts, 4) if attempts else 0.0
+        total["error_rate"] = (
+            round(total["failures"] / attempts, 4) if attempts else 0.0
+        )
 
     return list(totals.values())

@@ -30,6 +30,8 @@ from ..errors import (
     ProviderError,
     ProviderInvalidResponseError,
     ProviderRateLimitError,
+    ProviderResponseTooLargeError,
+    ProviderStreamError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
@@ -68,7 +70,8 @@ class _Run:
         self.policy = settings.retry
         if overrides.max_retries is not None:
             self.policy = replace(
-                self.policy, max_retries=min(overrides.max_retries, self.policy.max_retries)
+                self.policy,
+                max_retries=min(overrides.max_retries, self.policy.max_retries),
             )
         total = settings.timeouts.total
         if overrides.timeout is not None:
@@ -120,7 +123,9 @@ def run(
     raise state.last_error
 
 
-def _try_level(state: _Run, level: tuple[Target, ...], exchange: Exchange[Result]) -> Result:
+def _try_level(
+    state: _Run, level: tuple[Target, ...], exchange: Exchange[Result]
+) -> Result:
     gateway = state.gateway
     ids = [target.id for target in level]
     weights = [target.weight for target in level]
@@ -269,8 +274,10 @@ def _settle_load(gateway: Gateway, target_id: str, attempt: AttemptRecord) -> No
     latency = load.latency_ms
     if attempt.error_type is None:
         # Exponentially weighted: recent calls count most.
-        latency = attempt.latency_ms if latency is None else (
-            0.8 * latency + 0.2 * attempt.latency_ms
+        latency = (
+            attempt.latency_ms
+            if latency is None
+            else (0.8 * latency + 0.2 * attempt.latency_ms)
         )
     gateway.load[target_id] = TargetLoad(max(0, load.in_flight - 1), latency)
 
@@ -305,7 +312,9 @@ def _send(
         return gateway.transport.send(provider_call, timeouts)
 
 
-def _read_body(gateway: Gateway, call: CallContext, response: UpstreamResponse) -> bytes:
+def _read_body(
+    gateway: Gateway, call: CallContext, response: UpstreamResponse
+) -> bytes:
     try:
         with waiting_on_upstream(call):
             return response.read(gateway.settings.max_response_bytes)
@@ -328,9 +337,13 @@ def chat_exchange(
 ) -> Exchange[Completion]:
     """One non-streamed chat attempt against a target."""
 
-    def exchange(entry: ProviderEntry, target: Target, timeouts: Timeouts) -> Completion:
+    def exchange(
+        entry: ProviderEntry, target: Target, timeouts: Timeouts
+    ) -> Completion:
         module = provider_module(entry.endpoint.type)
-        provider_call = module.build_chat_call(entry.endpoint, target.model, body, False)
+        provider_call = module.build_chat_call(
+            entry.endpoint, target.model, body, False
+        )
         response = _send(gateway, call, provider_call, timeouts)
         with _answered(response):
             _raise_for_status(gateway, call, module, response)
@@ -344,7 +357,9 @@ def chat_exchange(
 def embeddings_exchange(
     gateway: Gateway, call: CallContext, body: dict[str, Any]
 ) -> Exchange[Completion]:
-    def exchange(entry: ProviderEntry, target: Target, timeouts: Timeouts) -> Completion:
+    def exchange(
+        entry: ProviderEntry, target: Target, timeouts: Timeouts
+    ) -> Completion:
         module = provider_module(entry.endpoint.type)
         provider_call = module.build_embeddings_call(entry.endpoint, target.model, body)
         response = _send(gateway, call, provider_call, timeouts)

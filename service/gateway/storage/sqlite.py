@@ -102,13 +102,17 @@ class SQLiteStore:
     def close(self) -> None:
         self._reader.close()
 
-    def query(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    def query(
+        self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
+    ) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._reader.execute(sql, params).fetchall()
 
         return [dict(row) for row in rows]
 
-    def execute(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> int:
+    def execute(
+        self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
+    ) -> int:
         """Run one write statement in its own transaction; return the rows changed."""
         with self._lock:
             return self._reader.execute(sql, params).rowcount
@@ -165,12 +169,16 @@ class SQLiteStore:
         """Spend, tokens, requests and errors per group (all rows when no group)."""
         groups = list(group_by)
         conditions, params = _where(filters)
-        join = "LEFT JOIN request_tags t ON t.request_id = r.id" if "tag" in groups else ""
+        join = (
+            "LEFT JOIN request_tags t ON t.request_id = r.id" if "tag" in groups else ""
+        )
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         selected = [f"{GROUP_COLUMNS[name]} AS {name}" for name in groups]
         if "workflow" in groups:
             selected.append("max(r.workflow_name) AS workflow_name")
-        grouping = f"GROUP BY {', '.join(GROUP_COLUMNS[n] for n in groups)}" if groups else ""
+        grouping = (
+            f"GROUP BY {', '.join(GROUP_COLUMNS[n] for n in groups)}" if groups else ""
+        )
         order = "ORDER BY cost_usd DESC" if groups else ""
         sql = (
             f"SELECT {', '.join([*selected, *_SUMS])} FROM requests r {join} "
@@ -224,7 +232,9 @@ def _encode_cursor(created_at: str, request_id: str) -> str:
 def _decode_cursor(cursor: str) -> tuple[str, str]:
     """Raise ValueError for a cursor this store did not issue."""
     try:
-        created_at, _, request_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        created_at, _, request_id = (
+            base64.urlsafe_b64decode(cursor).decode().partition("|")
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError("invalid cursor") from exc
     if not request_id:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import _thread
 import collections
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,7 +30,9 @@ logger = logging.getLogger(__name__)
 Row = tuple[str, dict[str, Any]]
 
 
-def _unpatched() -> tuple[Callable[..., Any], Callable[[float], None], Callable[[], Any]]:
+def _unpatched() -> tuple[
+    Callable[..., Any], Callable[[float], None], Callable[[], Any]
+]:
     """start_new_thread, sleep and allocate_lock of the real (unpatched) stdlib."""
     try:
         from gevent import monkey
