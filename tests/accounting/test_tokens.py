@@ -21,8 +21,10 @@ def test_tiktoken_loads_its_encodings_with_no_network(tmp_path) -> None:
         "import socket\n"
         "def refuse(*a, **k): raise OSError('network disabled in this test')\n"
         "socket.socket.connect = refuse\n"
-        "print(count_text_tokens('hello world', 'gpt-4o'),\n"
-        "      count_text_tokens('hello world', 'gpt-4'))\n"
+        "names = ['gpt-4o', 'gpt-4', 'gpt-oss-120b', 'text-davinci-003', 'gpt2',\n"
+        "         'davinci', 'code-davinci-002', 'text-embedding-ada-002',\n"
+        "         'mistral-large-latest']\n"
+        "print(*(count_text_tokens('hello world', name) for name in names))\n"
     )
     env = {**os.environ, "TIKTOKEN_CACHE_DIR": ""}
     result = subprocess.run(
@@ -30,7 +32,7 @@ def test_tiktoken_loads_its_encodings_with_no_network(tmp_path) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["2", "2"]
+    assert result.stdout.split() == ["2"] * 9
     assert len(os.listdir(tmp_path)) == 2
 
 
@@ -38,6 +40,9 @@ def test_encoding_is_chosen_per_model() -> None:
     assert encoding_for("gpt-4o-mini").name == "o200k_base"
     assert encoding_for("gpt-4").name == "cl100k_base"
     assert encoding_for("claude-sonnet-4-5").name == "o200k_base"
+    # GPT-3-era encodings are not installed: the nearest installed one counts them.
+    assert encoding_for("text-davinci-003").name == "cl100k_base"
+    assert encoding_for("gpt2").name == "cl100k_base"
 
 
 def test_prompt_tokens_follow_openais_chat_framing() -> None:

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 import tiktoken
+import tiktoken.model
 
 _BLOB_URL = "https://openaipublic.blob.core.windows.net/encodings/{}.tiktoken"
 # The hashes tiktoken_ext/openai_public.py pins for each encoding file.
@@ -91,14 +92,26 @@ def _get_encoding(name: str) -> tiktoken.Encoding:
     return tiktoken.get_encoding(name)
 
 
+# Encodings built from the files ``install_encodings`` provides. The others tiktoken
+# knows (gpt2, r50k_base, p50k_base: GPT-3-era models) would need a download, so their
+# models are counted with cl100k_base, the nearest installed one.
+_OFFLINE_ENCODINGS = {"o200k_base", "o200k_harmony", "cl100k_base"}
+_OLDER_MODELS_ENCODING = "cl100k_base"
+
+
 @functools.cache
 def encoding_for(model: str) -> tiktoken.Encoding:
-    """The model's tokenizer; o200k_base for models tiktoken does not know."""
+    """The model's tokenizer, never downloaded: o200k_base for models tiktoken does
+    not know, cl100k_base for those whose own encoding is not installed."""
     _installed()
     try:
-        return tiktoken.encoding_for_model(model)
+        name = tiktoken.model.encoding_name_for_model(model)
     except KeyError:
-        return _get_encoding(DEFAULT_ENCODING)
+        name = DEFAULT_ENCODING
+    if name not in _OFFLINE_ENCODINGS:
+        name = _OLDER_MODELS_ENCODING
+
+    return _get_encoding(name)
 
 
 def count_text_tokens(text: str, model: str) -> int:
