@@ -103,6 +103,19 @@ def test_good_config_loads_providers_routes_and_levels(tmp_path: Path) -> None:
             "models.fast.targets.0.model",
             "Missing data",
         ),
+        (
+            "models:\n  fast:\n    targets: [[]]\n",
+            {},
+            "models.fast.targets.0",
+            "needs at least one target",
+        ),
+        (
+            "models:\n  fast:\n    targets:\n      - {provider: demo, model: demo}\n"
+            "      - []\n",
+            {},
+            "models.fast.targets.1 (line 5, column 9)",
+            "needs at least one target",
+        ),
         ("colour: blue\n", {}, "colour", "Unknown field"),
         ("models: {fast: [unclosed\n", {}, "line 2", "expected"),
     ],

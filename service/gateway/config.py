@@ -350,6 +350,10 @@ def _build_route(
     for index, item in enumerate(entry["targets"]):
         path = ["models", name, "targets", index]
         group = item if isinstance(item, list) else [item]
+        if not group:
+            # Calls would reach the level, find no target and fail with a 502.
+            message = "a level of targets needs at least one target"
+            raise ValidationError(_nest(path, [message]))
         levels.append(
             tuple(
                 _build_target(_load_target(member, path), providers, path)
