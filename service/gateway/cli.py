@@ -119,7 +119,10 @@ def limit_options(command: Any) -> Any:
 @click.option("--team", help="Team the key's spend is attributed to.")
 @click.option("--owner", help="Who is responsible for the key.")
 @click.option("--model", "models", multiple=True, help="A model it may use (repeat).")
-@click.option("--expires-in-days", type=click.FloatRange(min=0, min_open=True))
+@click.option(
+    "--expires-in-days",
+    type=click.FloatRange(min=0, max=keys.MAX_EXPIRY_DAYS, min_open=True),
+)
 @limit_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def create_key(

@@ -31,6 +31,9 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 _URL = re.compile(r"https?://\S+")
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# How deep a schema's instance is built; below it, values are null. Real schemas are
+# a few levels deep; this bounds the recursion whatever a client sends.
+_MAX_SCHEMA_DEPTH = 16
 
 
 def make_handler(latency_ms: int = 0) -> Any:
@@ -179,7 +182,8 @@ def _tool_to_call(body: dict[str, Any], last: dict[str, Any]) -> dict[str, Any] 
     if not tools or choice == "none" or last.get("role") == "tool":
         return None
     if isinstance(choice, dict):
-        wanted = (choice.get("function") or {}).get("name")
+        function = choice.get("function")
+        wanted = function.get("name") if isinstance(function, dict) else None
         return next((t for t in tools if t["name"] == wanted), tools[0])
 
     return tools[0]
@@ -191,8 +195,9 @@ def _reply_text(
     prompt = _prompt_text(messages)
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
-        schema = (response_format.get("json_schema") or {}).get("schema") or {}
-        return orjson.dumps(_instance(schema, "", prompt)).decode()
+        json_schema = response_format.get("json_schema")
+        schema = json_schema.get("schema") if isinstance(json_schema, dict) else None
+        return orjson.dumps(_instance(schema or {}, "", prompt)).decode()
     if response_format.get("type") == "json_object":
         return orjson.dumps({"answer": _condense(prompt, 30)}).decode()
     if last.get("role") == "tool":
@@ -212,7 +217,9 @@ def _content_text(message: dict[str, Any]) -> str:
         return content
     if isinstance(content, list):
         return " ".join(
-            part.get("text", "") for part in content if isinstance(part, dict)
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
 
     return ""
@@ -224,24 +231,39 @@ def _condense(text: str, words: int) -> str:
     return short + (" ..." if len(tokens) > words else "") if short else "(no input)"
 
 
-def _instance(schema: dict[str, Any], name: str, text: str) -> Any:
-    """A value valid against ``schema``, filled from ``text`` where it can be."""
-    if "enum" in schema and schema["enum"]:
-        return _pick_enum(schema["enum"], text)
+def _instance(schema: Any, name: str, text: str, depth: int = 0) -> Any:
+    """A value valid against ``schema``, filled from ``text`` where it can be.
+
+    A malformed schema (a number where a schema belongs, ``items: "string"``) is the
+    model's problem, as it would be a real one's: it gets a plausible value, never
+    an error.
+    """
+    if depth > _MAX_SCHEMA_DEPTH:
+        return None
+    if not isinstance(schema, dict):
+        return _string_for(name, text)
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return _pick_enum(enum, text)
     if "const" in schema:
         return schema["const"]
     for combinator in ("anyOf", "oneOf", "allOf"):
-        if schema.get(combinator):
-            return _instance(schema[combinator][0], name, text)
+        options = schema.get(combinator)
+        if isinstance(options, list) and options:
+            return _instance(options[0], name, text, depth + 1)
 
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object" or "properties" in schema:
-        properties = schema.get("properties") or {}
-        return {key: _instance(sub, key, text) for key, sub in properties.items()}
+        properties = schema.get("properties")
+        if not isinstance(properties, dict):
+            return {}
+        return {
+            key: _instance(sub, key, text, depth + 1) for key, sub in properties.items()
+        }
     if kind == "array":
-        return [_instance(schema.get("items") or {}, name, text)]
+        return [_instance(schema.get("items") or {}, name, text, depth + 1)]
     if kind in ("number", "integer"):
         return _number_from(text, kind)
     if kind == "boolean":

@@ -22,6 +22,8 @@ from .control.ratelimits import RateLimits
 from .errors import AuthenticationError, NotFoundError, PermissionDeniedError
 
 KEY_PREFIX = "sk-gw-"
+# The longest lifetime a key can be given (100 years); past it a date overflows.
+MAX_EXPIRY_DAYS = 36_500
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 _ID_LENGTH = 12
 

@@ -122,7 +122,7 @@ def start_chat_stream(
     admission = admit(gateway, call, route, body)
     exchange = runner.stream_exchange(gateway, call, body)
     upstream = runner.run(gateway, call, admission.route, exchange, call.overrides)
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    include_usage = (body.get("stream_options") or {}).get("include_usage") is True
     return _relay_stream(gateway, call, body, upstream, include_usage)
 
 

@@ -10,6 +10,22 @@ from gateway import errors
 from tests.conftest import ADMIN, bearer
 
 SHAPE_KEYS = {"message", "type", "param", "code", "request_id"}
+USER = [{"role": "user", "content": "x"}]
+
+
+def nested(depth: int) -> str:
+    """A JSON value of lists ``depth`` levels deep."""
+    return "[" * depth + "]" * depth
+
+
+def chat_text(extra: str) -> dict[str, Any]:
+    """A chat body given as text, with ``extra`` spliced in as further fields."""
+    return {
+        "data": '{"model": "demo", "messages": [{"role": "user", "content": "x"}], '
+        + extra
+        + "}",
+        "content_type": "application/json",
+    }
 
 
 def assert_error_shape(response: Any, status: int, error_type: str) -> dict[str, Any]:
@@ -190,6 +206,171 @@ def test_every_error_class_renders_in_the_one_shape(make_app: Any, cls: type) ->
             "invalid_request_error",
             "period",
         ),
+        # Deep enough to parse, too deep to serialize again for the provider.
+        *(
+            (
+                "post",
+                "/v1/chat/completions",
+                chat_text(f'"extra": {nested(depth)}'),
+                400,
+                "invalid_request_error",
+                "extra",
+            )
+            for depth in (64, 300, 1000)
+        ),
+        (
+            "post",
+            "/v1/embeddings",
+            {
+                "data": f'{{"model": "demo", "input": "x", "extra": {nested(500)}}}',
+                "content_type": "application/json",
+            },
+            400,
+            "invalid_request_error",
+            "extra",
+        ),
+        # Past orjson's own parsing limit.
+        (
+            "post",
+            "/v1/chat/completions",
+            chat_text(f'"extra": {nested(2000)}'),
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": USER,
+                    "tools": [
+                        {
+                            "type": "function",
+                            "function": {"name": "f", "parameters": "string"},
+                        }
+                    ],
+                }
+            },
+            400,
+            "invalid_request_error",
+            "tools.0.function.parameters",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": USER,
+                    "response_format": {
+                        "type": "json_schema",
+                        "json_schema": {"name": "s", "schema": [5]},
+                    },
+                }
+            },
+            400,
+            "invalid_request_error",
+            "response_format.json_schema.schema",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": USER,
+                    "tool_choice": {"function": 5},
+                }
+            },
+            400,
+            "invalid_request_error",
+            "tool_choice",
+        ),
+        # A string is not a boolean: "false" would otherwise read as true.
+        (
+            "post",
+            "/v1/chat/completions",
+            {"json": {"model": "demo", "messages": USER, "stream": "false"}},
+            400,
+            "invalid_request_error",
+            "stream",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {"json": {"model": "demo", "messages": USER, "stream": 0}},
+            400,
+            "invalid_request_error",
+            "stream",
+        ),
+        (
+            "post",
+            "/v1/chat/completions",
+            {
+                "json": {
+                    "model": "demo",
+                    "messages": USER,
+                    "stream": True,
+                    "stream_options": {"include_usage": "yes"},
+                }
+            },
+            400,
+            "invalid_request_error",
+            "stream_options.include_usage",
+        ),
+        (
+            "post",
+            "/v1/responses",
+            {"json": {"model": "demo", "input": "x", "stream": "true"}},
+            400,
+            "invalid_request_error",
+            "stream",
+        ),
+        (
+            "post",
+            "/admin/keys",
+            {"json": {"name": "k", "expires_in_days": 1e308}, "headers": ADMIN},
+            400,
+            "invalid_request_error",
+            "expires_in_days",
+        ),
+        (
+            "post",
+            "/admin/keys",
+            {
+                "json": {"name": "k", "expires_at": "9999-12-31T23:59:59-05:00"},
+                "headers": ADMIN,
+            },
+            400,
+            "invalid_request_error",
+            "expires_at",
+        ),
+        (
+            "get",
+            "/admin/requests",
+            {"query_string": {"since": "9999-12-31T23:00-05:00"}, "headers": ADMIN},
+            400,
+            "invalid_request_error",
+            "since",
+        ),
+        (
+            "get",
+            "/admin/spend",
+            {"query_string": {"until": "0001-01-01T00:00+05:00"}, "headers": ADMIN},
+            400,
+            "invalid_request_error",
+            "until",
+        ),
+        (
+            "get",
+            "/admin/routing",
+            {"query_string": {"hours": "1e308"}, "headers": ADMIN},
+            400,
+            "invalid_request_error",
+            "hours",
+        ),
     ],
 )
 def test_bad_input_gets_a_clear_error_naming_the_field(
@@ -202,10 +383,81 @@ def test_bad_input_gets_a_clear_error_naming_the_field(
     error_type: str,
     param: str | None,
 ) -> None:
-    response = getattr(client, method)(path, headers=bearer(key), **kwargs)
+    kwargs = {"headers": bearer(key), **kwargs}
+    response = getattr(client, method)(path, **kwargs)
 
     error = assert_error_shape(response, status, error_type)
     assert error["param"] == param
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"anyOf": [5]},
+        {"oneOf": "x"},
+        {"type": "array", "items": "string"},
+        {"type": "array", "items": [{"type": "string"}]},
+        {"type": "object", "properties": {"a": 3}},
+        {"type": "object", "properties": [1, 2]},
+        {"enum": 5},
+        {"type": ["null"]},
+        {"type": {"nested": True}},
+    ],
+    ids=repr,
+)
+def test_the_demo_model_answers_a_malformed_schema(
+    client: Any, key: str, schema: dict[str, Any]
+) -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "s", "schema": schema},
+    }
+
+    for extra in ({"tools": [tool]}, {"response_format": response_format}):
+        body = {"model": "demo", "messages": USER, **extra}
+        response = client.post("/v1/chat/completions", json=body, headers=bearer(key))
+
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_the_demo_model_bounds_a_deep_schema(client: Any, key: str) -> None:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(30):
+        schema = {"type": "object", "properties": {"a": schema}}
+    body = {
+        "model": "demo",
+        "messages": USER,
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "s", "schema": schema},
+        },
+    }
+
+    response = client.post("/v1/chat/completions", json=body, headers=bearer(key))
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_a_bad_routing_header_without_a_key_is_401(client: Any) -> None:
+    body = {"model": "demo", "messages": USER}
+    headers = {"X-Gateway-Max-Retries": "lots", "X-Gateway-No-Fallback": "maybe"}
+
+    response = client.post("/v1/chat/completions", json=body, headers=headers)
+
+    assert_error_shape(response, 401, "authentication_error")
+
+
+def test_a_bad_routing_header_with_a_key_is_400_naming_it(
+    client: Any, key: str
+) -> None:
+    body = {"model": "demo", "messages": USER}
+    headers = {**bearer(key), "X-Gateway-Max-Retries": "lots"}
+
+    response = client.post("/v1/chat/completions", json=body, headers=headers)
+
+    error = assert_error_shape(response, 400, "invalid_request_error")
+    assert error["param"] == "X-Gateway-Max-Retries"
 
 
 def test_oversized_body_is_413(make_app: Any) -> None:

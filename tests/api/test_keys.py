@@ -157,3 +157,18 @@ def test_cli_check_config_reports_a_bad_file(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert f"config file {bad} at models.fast.provider" in result.stderr
+
+
+def test_cli_refuses_an_expiry_past_what_a_date_can_hold(tmp_path: Path) -> None:
+    database = str(tmp_path / "cli.db")
+
+    huge = run_cli(
+        database, "keys", "create", "--name", "n", "--expires-in-days", "1e308"
+    )
+    longest = run_cli(
+        database, "keys", "create", "--name", "n", "--expires-in-days", "36500"
+    )
+
+    assert huge.returncode == 2
+    assert "--expires-in-days" in huge.stderr and "Traceback" not in huge.stderr
+    assert longest.returncode == 0, longest.stderr

@@ -11,6 +11,11 @@ from marshmallow import Schema, ValidationError
 
 from ..errors import InvalidRequestError, UnsupportedMediaTypeError
 
+# How deeply a body may nest objects and lists. Far above what a chat body or a JSON
+# schema needs, and far below what serializing it again (orjson stops at 254 levels)
+# and the provider translations can take.
+MAX_JSON_DEPTH = 64
+
 
 def read_json(request: Request) -> dict[str, Any]:
     """The body as a JSON object. 415 for another content type, 400 for bad JSON;
@@ -28,8 +33,37 @@ def read_json(request: Request) -> dict[str, Any]:
         raise InvalidRequestError(f"the body is not valid JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise InvalidRequestError("the body must be a JSON object")
+    # Fewer brackets than the limit cannot nest past it: most bodies stop here.
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH:
+        check_depth(data)
 
     return data
+
+
+def check_depth(data: dict[str, Any], limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise InvalidRequestError naming the top-level field that nests objects and
+    lists more than ``limit`` levels deep (the body itself is level 1)."""
+    pending = [
+        (value, 2, name)
+        for name, value in data.items()
+        if value.__class__ in _CONTAINERS
+    ]
+    while pending:
+        value, depth, field = pending.pop()
+        if depth > limit:
+            raise InvalidRequestError(
+                f"{field}: nested more than {limit} levels deep", param=field
+            )
+        children = value.values() if value.__class__ is dict else value
+        pending.extend(
+            (child, depth + 1, field)
+            for child in children
+            if child.__class__ in _CONTAINERS
+        )
+
+
+# orjson.loads builds exactly these types.
+_CONTAINERS = (dict, list)
 
 
 def validate_body(schema: Schema, data: dict[str, Any]) -> None:

@@ -98,11 +98,12 @@ def authenticate_call() -> None:
         call.caller = read_caller(request.environ)
         call.watch = ClientWatch(request.environ, call)
         g.call = call
-        call.overrides = routing_overrides()
     key = authenticate(current_gateway().store, presented_key())
+    g.key = key
     if endpoint is not None:
         g.call.key = key
-    g.key = key
+        # Only after the key: a caller without one learns nothing but 401.
+        g.call.overrides = routing_overrides()
 
 
 @blueprint.teardown_request
@@ -123,7 +124,7 @@ def chat_completions() -> Response:
     gateway = current_gateway()
     call = g.call
     call.caller = with_body_user(call.caller, body.get("user"))
-    if body.get("stream"):
+    if body.get("stream") is True:
         stream = pipeline.start_chat_stream(gateway, call, body)
         g.stream_owns_call = True
         headers = {**pipeline.stream_headers(call), "Cache-Control": "no-cache"}

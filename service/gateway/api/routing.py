@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, Response, request
 from marshmallow import RAISE, Schema, fields, validate
@@ -13,6 +13,7 @@ from . import current_gateway
 from .admin import require_master_key
 from .bodies import load_args
 from .replies import json_response
+from .schemas import time_field
 
 blueprint = Blueprint("routing_report", __name__, url_prefix="/admin/routing")
 blueprint.before_request(require_master_key)
@@ -22,9 +23,12 @@ class RoutingQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    since = fields.AwareDateTime(default_timezone=UTC)
-    until = fields.AwareDateTime(default_timezone=UTC)
-    hours = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    since = time_field()
+    until = time_field()
+    # Ten years: a longer window would reach back before the year 1.
+    hours = fields.Float(
+        validate=validate.Range(min=0, max=24 * 3660, min_inclusive=False)
+    )
 
 
 _QUERY = RoutingQuerySchema()

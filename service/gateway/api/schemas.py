@@ -7,7 +7,7 @@ validation never rewrites what the client sent. Admin schemas reject unknown fie
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import (
@@ -22,9 +22,33 @@ from marshmallow import (
 
 from ..control.budget_config import BudgetDefinitionSchema, BudgetFieldsSchema
 from ..control.budgets import SCOPES
+from ..keys import MAX_EXPIRY_DAYS
+
+# Times the gateway can store and compare: converted to UTC, a time outside these
+# would overflow Python's datetime.
+TIME_RANGE = validate.Range(
+    min=datetime(1970, 1, 1, tzinfo=UTC), max=datetime(9999, 1, 1, tzinfo=UTC)
+)
+
+
+def time_field() -> fields.AwareDateTime:
+    """An ISO 8601 time; one without a zone is UTC."""
+    return fields.AwareDateTime(default_timezone=UTC, validate=TIME_RANGE)
+
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 PART_TYPES = ("text", "image_url", "input_audio", "file", "refusal")
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only. marshmallow's Boolean takes "false", 0 or "no" too,
+    but the original body is forwarded: a provider (and the gateway's own checks)
+    would read the string "false" as true."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        raise ValidationError("must be true or false")
 
 
 class StringOrStrings(fields.Field):
@@ -144,7 +168,7 @@ def _tool_problem(tool: Any) -> tuple[str, str] | None:
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
         return "function", "needs a name of 1 to 64 characters"
     if "parameters" in function and not isinstance(function["parameters"], dict):
-        return "function", "parameters must be a JSON schema object"
+        return "function.parameters", "must be a JSON schema object"
 
     return None
 
@@ -153,9 +177,8 @@ class ToolChoice(fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if value in ("none", "auto", "required"):
             return value
-        if isinstance(value, dict) and isinstance(
-            (value.get("function") or {}).get("name"), str
-        ):
+        function = value.get("function") if isinstance(value, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
             return value
         raise ValidationError(
             "must be 'none', 'auto', 'required' or {'type': 'function', "
@@ -169,7 +192,7 @@ class JSONSchemaFormat(Schema):
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
     schema = fields.Dict()
-    strict = fields.Boolean(allow_none=True)
+    strict = StrictBoolean(allow_none=True)
 
 
 class ResponseFormatSchema(Schema):
@@ -193,7 +216,7 @@ class StreamOptionsSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    include_usage = fields.Boolean()
+    include_usage = StrictBoolean(allow_none=True)
 
 
 class ChatCompletionSchema(Schema):
@@ -202,7 +225,7 @@ class ChatCompletionSchema(Schema):
 
     model = fields.String(required=True, validate=validate.Length(min=1, max=200))
     messages = Messages(required=True)
-    stream = fields.Boolean()
+    stream = StrictBoolean(allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
     max_tokens = fields.Integer(
         strict=True, validate=validate.Range(min=1), allow_none=True
@@ -216,7 +239,7 @@ class ChatCompletionSchema(Schema):
     stop = StringOrStrings(allow_none=True)
     tools = Tools()
     tool_choice = ToolChoice()
-    parallel_tool_calls = fields.Boolean()
+    parallel_tool_calls = StrictBoolean()
     response_format = fields.Nested(ResponseFormatSchema)
     presence_penalty = fields.Float(
         validate=validate.Range(min=-2, max=2), allow_none=True
@@ -275,8 +298,12 @@ class KeyCreateSchema(Schema):
         validate=validate.Length(min=1),
     )
     metadata = fields.Dict(keys=fields.String(), allow_none=True)
-    expires_at = fields.AwareDateTime(allow_none=True, default_timezone=UTC)
-    expires_in_days = fields.Float(validate=validate.Range(min=0, min_inclusive=False))
+    expires_at = fields.AwareDateTime(
+        allow_none=True, default_timezone=UTC, validate=TIME_RANGE
+    )
+    expires_in_days = fields.Float(
+        validate=validate.Range(min=0, max=MAX_EXPIRY_DAYS, min_inclusive=False)
+    )
     limits = fields.Nested(lambda: RateLimitsSchema(), allow_none=True)
 
     @validates_schema
@@ -304,8 +331,8 @@ class RequestQuerySchema(Schema):
     endpoint = fields.String(
         validate=validate.OneOf(["chat", "embeddings", "responses"])
     )
-    since = fields.AwareDateTime(default_timezone=UTC)
-    until = fields.AwareDateTime(default_timezone=UTC)
+    since = time_field()
+    until = time_field()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
     cursor = fields.String()
 
@@ -344,8 +371,8 @@ class SpendQuerySchema(Schema):
         validate=validate.Length(max=3),
     )
     period = fields.String(validate=validate.OneOf(PERIODS))
-    since = fields.AwareDateTime(default_timezone=UTC)
-    until = fields.AwareDateTime(default_timezone=UTC)
+    since = time_field()
+    until = time_field()
     format = fields.String(
         load_default="json", validate=validate.OneOf(["json", "csv"])
     )
@@ -391,7 +418,7 @@ class ResponsesFormatSchema(Schema):
     name = fields.String(validate=validate.Length(min=1, max=64))
     schema = fields.Dict()
     description = fields.String(allow_none=True)
-    strict = fields.Boolean(allow_none=True)
+    strict = StrictBoolean(allow_none=True)
 
     @validates_schema
     def check_schema_given(self, data: dict[str, Any], **_: Any) -> None:
@@ -422,7 +449,7 @@ class ResponsesSchema(Schema):
     model = fields.String(required=True, validate=validate.Length(min=1, max=200))
     input = ResponsesInput(required=True)
     instructions = fields.String(allow_none=True)
-    stream = fields.Boolean(allow_none=True)
+    stream = StrictBoolean(allow_none=True)
     max_output_tokens = fields.Integer(
         strict=True, validate=validate.Range(min=1), allow_none=True
     )
@@ -430,15 +457,15 @@ class ResponsesSchema(Schema):
     top_p = fields.Float(validate=validate.Range(min=0, max=1), allow_none=True)
     tools = fields.List(fields.Dict(), allow_none=True)
     tool_choice = fields.Raw(allow_none=True)
-    parallel_tool_calls = fields.Boolean(allow_none=True)
+    parallel_tool_calls = StrictBoolean(allow_none=True)
     text = fields.Nested(ResponsesTextSchema, allow_none=True)
     reasoning = fields.Dict(allow_none=True)
     user = fields.String(allow_none=True)
     metadata = fields.Dict(
         keys=fields.String(), values=fields.String(), allow_none=True
     )
-    store = fields.Boolean(allow_none=True)
-    background = fields.Boolean(allow_none=True)
+    store = StrictBoolean(allow_none=True)
+    background = StrictBoolean(allow_none=True)
 
 
 _LIMIT_RANGE = validate.Range(min=1, max=1_000_000_000)
