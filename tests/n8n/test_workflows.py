@@ -213,6 +213,9 @@ def check_spend_report_is_posted_to_the_chat_webhook(deployment: Deployment) -> 
     workflows = deployment.workflows_by_id()
     for workflow_id in spenders:
         assert f"• {workflows[workflow_id]['name']}: $" in text
+    # Like every operation's items, the report carries the gateway's facts.
+    [report] = execution.node_output("Get Spend per Workflow")
+    assert report["object"] == "spend_report" and "request_id" in report["gateway"]
     [message] = execution.node_output("Format Report Message")
     assert message["workflows"] == len(spenders) and message["cost_usd"] > 0
     assert logged_rows(deployment, execution) == [], "a spend report makes no AI call"

@@ -74,17 +74,23 @@ export interface ModelList {
 	data: Array<{ id: string; owned_by?: string }>;
 }
 
+/** One group of a spend report: the grouped columns (`workflow`, `model`...) and sums. */
 export interface SpendGroup extends IDataObject {
-	group: string | null;
-	cost_usd: number;
 	requests: number;
+	cost_usd: number;
+	prompt_tokens: number;
+	completion_tokens: number;
+	cached_tokens: number;
+	errors: number;
 }
 
+/** The body of GET /v1/spend. */
 export interface SpendReport extends IDataObject {
 	object: 'spend_report';
-	since: string;
-	until: string;
-	group_by: string | null;
+	since: string | null;
+	until: string | null;
+	period: string | null;
+	group_by: string[];
 	total: IDataObject;
 	groups: SpendGroup[];
 }

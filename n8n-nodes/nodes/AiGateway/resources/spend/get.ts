@@ -27,18 +27,21 @@ export function buildSpendQuery(ctx: IExecuteFunctions, itemIndex: number): IDat
 	return qs;
 }
 
-/** Get Spend: the gateway's spend report, as one item or one item per group. */
+/**
+ * Get Spend: the gateway's spend report, as one item or one item per group; each
+ * item carries the gateway's facts about this call, as every operation's items do.
+ */
 export async function get(this: IExecuteFunctions, itemIndex: number): Promise<IDataObject[]> {
 	const qs = buildSpendQuery(this, itemIndex);
-	const { body: report } = await gatewayRequest<SpendReport>(this, itemIndex, {
+	const { body: report, facts } = await gatewayRequest<SpendReport>(this, itemIndex, {
 		method: 'GET',
 		path: '/v1/spend',
 		qs,
 	});
 
 	const perGroup = qs.group_by && this.getNodeParameter('output', itemIndex) === 'groups';
-	if (!perGroup) return [report];
+	if (!perGroup) return [{ ...report, gateway: facts }];
 
 	const period = { since: report.since, until: report.until, group_by: report.group_by };
-	return (report.groups ?? []).map((group) => ({ ...group, ...period }));
+	return (report.groups ?? []).map((group) => ({ ...group, ...period, gateway: { ...facts } }));
 }
