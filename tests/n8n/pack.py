@@ -7,11 +7,10 @@ when node_modules already matches it. Runs on the cached Node 24.
 from __future__ import annotations
 
 import hashlib
-import subprocess
 import tarfile
 from pathlib import Path
 
-from .install import InstallError, Runtime
+from .install import InstallError, Runtime, run_step
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 PACK_DIR = REPOSITORY_ROOT / "n8n-nodes"
@@ -25,25 +24,9 @@ def npm(runtime: Runtime, step: str, *args: str, timeout: int = NPM_TIMEOUT_S) -
     env = runtime.env()
     # @n8n/node-cli's preinstall asks npx for a package; never prompt.
     env["npm_config_yes"] = "true"
-    try:
-        proc = subprocess.run(
-            ["npm", *args],
-            cwd=PACK_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise InstallError(step, f"`npm {' '.join(args)}` timed out") from exc
-
-    if proc.returncode != 0:
-        output = (proc.stdout + "\n" + proc.stderr).strip().splitlines()[-60:]
-        raise InstallError(
-            step,
-            f"`npm {' '.join(args)}` exited {proc.returncode}:\n" + "\n".join(output),
-        )
-    return proc.stdout
+    return run_step(
+        step, ["npm", *args], cwd=PACK_DIR, env=env, timeout=timeout, tail=60
+    )
 
 
 def install_dependencies(runtime: Runtime) -> None:
