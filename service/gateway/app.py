@@ -15,6 +15,7 @@ from .config import GatewayConfig, Settings, load_config, load_settings
 from .context import Gateway
 from .control.clock import file_clock, system_clock
 from .control.setup import init_control
+from .errors import Redactor
 from .observability import init_logging
 from .providers import DEMO_BASE_URL
 from .routing.breaker import Breaker
@@ -30,7 +31,8 @@ def create_app(
     from the environment."""
     settings = settings or load_settings()
     config = config or load_config(settings.config_path)
-    init_logging(settings.log_level)
+    redactor = Redactor([*config.secrets(), settings.master_key or ""])
+    init_logging(settings.log_level, redactor.secrets)
     install_encodings(default_cache_dir())
     warm_encodings()
 
@@ -64,6 +66,7 @@ def create_app(
         breaker=Breaker(store),
         clock=clock,
         control=control,
+        redactor=redactor,
     )
     blueprints = (health, openai, admin, routing)
     for blueprint in (module.blueprint for module in blueprints):

@@ -144,6 +144,16 @@ class GatewayConfig:
     # The config file's budgets (control/budget_config.py).
     budgets: tuple[Any, ...] = field(default=())
 
+    def secrets(self) -> list[str]:
+        """Every provider key and provider header value: never to be shown."""
+        found = []
+        for entry in self.providers.values():
+            if entry.endpoint.api_key:
+                found.append(entry.endpoint.api_key)
+            found.extend(entry.endpoint.headers.values())
+
+        return found
+
     def find_route(self, model: str) -> Route | None:
         """The route for ``model``; ``provider/model-id`` reaches any open provider."""
         route = self.routes.get(model)

@@ -16,7 +16,7 @@ from .attribution import Caller
 from .config import GatewayConfig, Settings, Target
 from .control.admission import Admission
 from .control.setup import Control
-from .errors import GatewayError
+from .errors import GatewayError, Redactor
 from .keys import VirtualKey
 from .providers.types import Usage
 from .routing.breaker import Breaker
@@ -47,6 +47,7 @@ class Gateway:
     load: dict[str, TargetLoad] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     control: Control | None = None
+    redactor: Redactor = field(default_factory=Redactor)
 
     def now(self) -> datetime:
         return self.clock()

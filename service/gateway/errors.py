@@ -35,23 +35,78 @@ never catches broad exceptions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 # Key-shaped strings: OpenAI/Anthropic/ours (sk-...), Groq (gsk_), Google (AIza...),
 # bearer tokens and key query parameters. Used on provider messages and log records.
-_SECRET_PATTERNS = re.compile(
-    r"(sk-[A-Za-z0-9_\-*.]{6,}|gsk_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,}"
-    r"|(?i:bearer)\s+[A-Za-z0-9_\-.=*]{8,}|(?<=[?&]key=)[^&\s\"']+)"
+_KEY_SHAPES = (
+    r"sk-[A-Za-z0-9_\-*.]{6,}|gsk_[A-Za-z0-9]{8,}|AIza[0-9A-Za-z_\-]{20,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9_\-.=*]{8,}|(?<=[?&]key=)[^&\s\"']+"
 )
+# Shorter configured values are not scrubbed: a header value like "1" or "true" is
+# no secret, and scrubbing it would blank every occurrence in every message.
+MIN_SECRET_LENGTH = 8
+
+
+class Redactor:
+    """Scrubs secrets from text: anything key-shaped, and, character for character,
+    the secrets it is given (provider keys such as Mistral's or Together's have no
+    telling prefix, so only knowing them finds them)."""
+
+    __slots__ = ("secrets", "_pattern")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = frozenset(
+            secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH
+        )
+        # Longest first, so a secret containing another is scrubbed whole.
+        literal = sorted(self.secrets, key=len, reverse=True)
+        self._pattern = re.compile(
+            "|".join([*(re.escape(secret) for secret in literal), _KEY_SHAPES])
+        )
+
+    def including(self, secrets: Iterable[str]) -> Redactor:
+        return Redactor(self.secrets | set(secrets))
+
+    def has_secret(self, text: str) -> bool:
+        return self._pattern.search(text) is not None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by ``[redacted]``."""
+        return self._pattern.sub("[redacted]", text)
+
+    def redact_error(self, error: GatewayError) -> None:
+        """Scrub ``error``'s message, param and details in place (they may carry a
+        provider's words, and a provider may echo the key it was sent)."""
+        error.message = self.redact(error.message)
+        error.args = (error.message,)
+        if error.param is not None:
+            error.param = self.redact(error.param)
+        if error.details is not None:
+            error.details = self._redact_value(error.details)
+
+    def _redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {name: self._redact_value(item) for name, item in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(item) for item in value]
+
+        return value
+
+
+_KEY_SHAPED = Redactor()
 
 
 def has_secret(text: str) -> bool:
-    return _SECRET_PATTERNS.search(text) is not None
+    return _KEY_SHAPED.has_secret(text)
 
 
 def redact_secrets(text: str) -> str:
     """Replace anything key-shaped in ``text`` with ``[redacted]``."""
-    return _SECRET_PATTERNS.sub("[redacted]", text)
+    return _KEY_SHAPED.redact(text)
 
 
 class GatewayError(Exception):

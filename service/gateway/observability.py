@@ -2,8 +2,8 @@
 
 Handlers are installed only when the host (gunicorn, a test runner) has not
 configured the ``gateway`` logger already. Prompts, completions and keys are never
-logged; ``RedactingFilter`` scrubs key-shaped strings from every record as a last
-line of defence.
+logged; ``RedactingFilter`` scrubs key-shaped strings and the configured provider
+keys from every record as a last line of defence.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from .errors import has_secret, redact_secrets
+from .errors import Redactor, redact_secrets
 
 
 class JSONFormatter(logging.Formatter):
@@ -39,23 +40,29 @@ class JSONFormatter(logging.Formatter):
 
 
 class RedactingFilter(logging.Filter):
-    """Scrub key-shaped strings from the message, its arguments and its fields."""
+    """Scrub secrets (see ``Redactor``) from the message, its arguments, its fields
+    and its exception."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
+        redactor = self.redactor
         if record.args:
             record.msg = record.getMessage()
             record.args = None
-        record.msg = redact_secrets(str(record.msg))
+        record.msg = redactor.redact(str(record.msg))
         fields = getattr(record, "fields", None)
-        if fields and has_secret(
+        if fields and redactor.has_secret(
             "\n".join(value for value in fields.values() if isinstance(value, str))
         ):
             record.fields = {
-                name: redact_secrets(value) if isinstance(value, str) else value
+                name: redactor.redact(value) if isinstance(value, str) else value
                 for name, value in fields.items()
             }
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact_secrets(self._format_exception(record))
+            record.exc_text = redactor.redact(self._format_exception(record))
             record.exc_info = None
 
         return True
@@ -65,15 +72,21 @@ class RedactingFilter(logging.Filter):
         return logging.Formatter().formatException(record.exc_info)  # type: ignore[arg-type]
 
 
-def init_logging(level: str) -> None:
-    """Send the gateway's logs to stderr as JSON lines, unless already configured."""
+def init_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Send the gateway's logs to stderr as JSON lines, unless already configured;
+    scrub ``secrets`` from them either way."""
     logger = logging.getLogger("gateway")
     logger.setLevel(level.upper())
+    secrets = list(secrets)
+    for installed in logger.handlers:
+        for log_filter in installed.filters:
+            if isinstance(log_filter, RedactingFilter):
+                log_filter.redactor = log_filter.redactor.including(secrets)
     if logger.handlers:
         return
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())
-    handler.addFilter(RedactingFilter())
+    handler.addFilter(RedactingFilter(Redactor(secrets)))
     logger.addHandler(handler)
     logger.propagate = False

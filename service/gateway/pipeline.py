@@ -167,6 +167,7 @@ def _relay_stream(
         stream_error = (
             error if isinstance(error, ProviderStreamError) else _as_stream_error(error)
         )
+        gateway.redactor.redact_error(stream_error)
         call.error = stream_error
         call.status = stream_error.status
         _account_stream(gateway, call, body, upstream, output, last)
@@ -391,6 +392,8 @@ def record_call(gateway: Gateway, call: CallContext) -> None:
         return
     call.recorded = True
     settle(gateway, call)
+    if call.error is not None:
+        gateway.redactor.redact_error(call.error)
 
     row = request_row(call)
     rows: list[tuple[str, dict[str, Any]]] = [("requests", row)]

@@ -17,7 +17,14 @@ import pytest
 import requests
 
 from tests.fakes import FakeServer
-from tests.fakes.behaviours import ToolCall, delay, error, reply, stall
+from tests.fakes.behaviours import (
+    ToolCall,
+    delay,
+    error,
+    error_in_body,
+    reply,
+    stall,
+)
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["tests.fakes.plugin"]
@@ -284,22 +291,70 @@ def test_provider_errors_pass_the_providers_message_without_its_secrets(
     assert "max_tokens is too large" in rejected.value.message
     server.wait_for_rows(2)
     server.stop()
-    everything = server.log_path.read_text() + open(
-        server.database, "rb"
-    ).read().decode("latin-1")
-    for path in os.listdir(os.path.dirname(server.database)):
-        if path.startswith("gateway.db-"):
-            everything += (
-                open(os.path.join(os.path.dirname(server.database), path), "rb")
-                .read()
-                .decode("latin-1")
-            )
-    assert PROVIDER_SECRET not in everything
+    assert PROVIDER_SECRET not in stored_text(server)
     assert PROVIDER_SECRET not in str(auth_failure.value.body)
     assert (
         fake_provider.requests()[0].headers["authorization"]
         == f"Bearer {PROVIDER_SECRET}"
     )
+
+
+def stored_text(server: Any) -> str:
+    """The gateway's log and every byte of its database files (WAL included)."""
+    folder = os.path.dirname(server.database)
+    everything = server.log_path.read_text()
+    for name in os.listdir(folder):
+        if name.startswith("gateway.db"):
+            with open(os.path.join(folder, name), "rb") as file:
+                everything += file.read().decode("latin-1")
+
+    return everything
+
+
+# Shaped like a Mistral key: no prefix for a pattern to recognise.
+UNPREFIXED_SECRET = "Zq8pR2vN6tY4wK1mB9xC3dF7gH5jL0sA"
+
+
+def test_an_echoed_provider_key_without_a_prefix_never_leaves_the_gateway(
+    gateway_server: Any, fake_provider: FakeServer
+) -> None:
+    config = f"""
+providers:
+  mistral:
+    type: openai-compatible
+    base_url: {fake_provider.url}/v1
+    api_key_env: MISTRAL_STYLE_KEY
+models:
+  mistral: {{provider: mistral, model: mistral-large-latest}}
+"""
+    server = gateway_server(config, {"MISTRAL_STYLE_KEY": UNPREFIXED_SECRET})
+    sdk = openai.OpenAI(
+        base_url=server.url + "/v1", api_key=server.create_key(), max_retries=0
+    )
+    fake_provider.queue(
+        error(401, f"Incorrect API key provided: {UNPREFIXED_SECRET}."),
+        error_in_body(f"the key {UNPREFIXED_SECRET} was revoked", after_events=2),
+    )
+    messages = [{"role": "user", "content": "hi"}]
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        sdk.chat.completions.create(model="mistral", messages=messages)
+    with pytest.raises(openai.APIError) as broken:
+        list(
+            sdk.chat.completions.create(model="mistral", messages=messages, stream=True)
+        )
+    rows = server.wait_for_rows(2)
+    server.stop()
+
+    sent = fake_provider.requests()[0].headers["authorization"]
+    assert sent == f"Bearer {UNPREFIXED_SECRET}"
+    assert refused.value.status_code == 502
+    assert "Incorrect API key provided: [redacted]" in refused.value.message
+    assert "the key [redacted] was revoked" in broken.value.message
+    assert all("[redacted]" in row["error_message"] for row in rows)
+    for seen in (refused.value, broken.value):
+        assert UNPREFIXED_SECRET not in f"{seen.message} {seen.body}"
+    assert UNPREFIXED_SECRET not in stored_text(server)
 
 
 def test_sigterm_finishes_in_flight_calls_and_loses_no_row(

@@ -23,6 +23,7 @@ from ..errors import (
     NotFoundError,
     UnsupportedMediaTypeError,
 )
+from . import current_gateway
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ _FROM_HTTP: dict[int, type[GatewayError]] = {
 
 
 def error_response(error: GatewayError) -> Response:
+    current_gateway().redactor.redact_error(error)
     call = g.get("call")
     if call is not None:
         call.error = error
