@@ -100,6 +100,35 @@ describe('Chat: Complete', () => {
 		expect(item.json).toMatchObject({ reply: 'On it', urgent: true, gateway: { model: 'demo' } });
 	});
 
+	it('should accept the schema as an object from an expression', async () => {
+		const schema = { type: 'object', properties: { ok: { type: 'boolean' } } };
+		const { ctx, requests } = fakeContext({
+			parameters: chatParameters({ responseFormat: 'jsonSchema', jsonSchema: schema }),
+			answers: [completion('{"ok": true}')],
+		});
+
+		const [[item]] = await route.call(ctx);
+
+		expect((requests[0].body as IDataObject).response_format).toMatchObject({
+			json_schema: { schema },
+		});
+		expect(item.json.ok).toBe(true);
+	});
+
+	it('should put a JSON answer that is not an object in the field "data"', async () => {
+		const { ctx } = fakeContext({
+			parameters: chatParameters({ responseFormat: 'jsonSchema', jsonSchema: '{"type":"array"}' }),
+			answers: [completion('["red", "green"]')],
+		});
+
+		const [[item]] = await route.call(ctx);
+
+		expect(item.json).toEqual({
+			data: ['red', 'green'],
+			gateway: expect.objectContaining({ request_id: 'req_0001' }),
+		});
+	});
+
 	it('should parse the answer when the model wraps the JSON in a code fence', async () => {
 		const { ctx } = fakeContext({
 			parameters: chatParameters({ responseFormat: 'jsonSchema', jsonSchema: '{"type":"object"}' }),

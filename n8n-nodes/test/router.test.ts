@@ -1,3 +1,4 @@
+import { NodeOperationError } from 'n8n-workflow';
 import { describe, expect, it } from 'vitest';
 
 import { route } from '../nodes/AiGateway/router';
@@ -65,6 +66,63 @@ describe('router', () => {
 			message: 'Text is empty',
 			context: { itemIndex: 1 },
 		});
+	});
+
+	it('should output the reason when the gateway cannot be reached and continue on fail is set', async () => {
+		const { ctx } = fakeContext({
+			parameters,
+			items: [{}, {}],
+			continueOnFail: true,
+			answers: [new Error('connect ECONNREFUSED 127.0.0.1:8080'), completion('two')],
+		});
+
+		const [output] = await route.call(ctx);
+
+		expect(output).toEqual([
+			{
+				json: {
+					error: 'The gateway at http://gateway.test:8080 could not be reached',
+					description: 'connect ECONNREFUSED 127.0.0.1:8080',
+				},
+				pairedItem: { item: 0 },
+			},
+			{ json: expect.objectContaining({ summary: 'two' }), pairedItem: { item: 1 } },
+		]);
+	});
+
+	// The stand-in throws a plain Error for a parameter the test does not set.
+	const unsetParameter = 'parameter resource is not set in the test';
+
+	it('should wrap an error that is not an n8n error as NodeOperationError naming the item', async () => {
+		const { ctx } = fakeContext({
+			parameters: (itemIndex) => (itemIndex === 1 ? {} : parameters),
+			items: [{}, {}],
+			answers: [completion('one')],
+		});
+
+		const call = route.call(ctx);
+
+		await expect(call).rejects.toBeInstanceOf(NodeOperationError);
+		await expect(call).rejects.toMatchObject({
+			message: unsetParameter,
+			context: { itemIndex: 1 },
+		});
+	});
+
+	it('should output an error that is not an n8n error for its item when continue on fail is set', async () => {
+		const { ctx } = fakeContext({
+			parameters: (itemIndex) => (itemIndex === 0 ? {} : parameters),
+			items: [{}, {}],
+			continueOnFail: true,
+			answers: [completion('two')],
+		});
+
+		const [output] = await route.call(ctx);
+
+		expect(output).toEqual([
+			{ json: { error: unsetParameter }, pairedItem: { item: 0 } },
+			{ json: expect.objectContaining({ summary: 'two' }), pairedItem: { item: 1 } },
+		]);
 	});
 
 	it('should refuse an operation it does not know', async () => {

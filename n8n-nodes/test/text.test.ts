@@ -1,9 +1,9 @@
 import type { IDataObject } from 'n8n-workflow';
-import { NodeOperationError } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 import { describe, expect, it } from 'vitest';
 
 import { route } from '../nodes/AiGateway/router';
-import { completion, fakeContext } from './context';
+import { completion, fakeContext, gatewayError } from './context';
 
 const demo = { __rl: true, mode: 'list', value: 'demo' };
 
@@ -138,6 +138,28 @@ describe('Text: Extract', () => {
 		]);
 	});
 
+	it('should pair each record and each failure with its own input when continue on fail is set', async () => {
+		const { ctx } = fakeContext({
+			parameters: { ...parameters, multipleRecords: true },
+			items: [{}, {}, {}],
+			continueOnFail: true,
+			answers: [
+				completion('{"records": [{"email": "a@x.test"}, {"email": "b@x.test"}]}'),
+				gatewayError(429, 'key budget exhausted', 'rate_limit_error'),
+				completion('{"records": [{"email": "c@x.test"}]}'),
+			],
+		});
+
+		const [output] = await route.call(ctx);
+
+		expect(output.map((item) => [item.json.email ?? item.json.error, item.pairedItem])).toEqual([
+			['a@x.test', { item: 0 }],
+			['b@x.test', { item: 0 }],
+			['key budget exhausted', { item: 1 }],
+			['c@x.test', { item: 2 }],
+		]);
+	});
+
 	it('should throw NodeOperationError when no field is named', async () => {
 		const { ctx } = fakeContext({
 			parameters: { ...parameters, fields: { field: [{ name: ' ' }] } },
@@ -169,6 +191,36 @@ describe('Text: Summarize', () => {
 		expect(system.content).toContain('about 60 words, as a list of short bullet points');
 		expect(sent.max_tokens).toBe(184);
 		expect(item.json).toMatchObject({ summary: '- Orders grew 18 percent.' });
+	});
+});
+
+describe('Text: Summarize as a paragraph', () => {
+	it('should keep the max tokens the user set and return the gateway facts', async () => {
+		const { ctx, requests } = fakeContext({
+			parameters: {
+				resource: 'text',
+				operation: 'summarize',
+				model: demo,
+				text: 'A long report...',
+				targetWords: 60,
+				format: 'paragraph',
+				options: { maxTokens: 500, temperature: 0.3 },
+			},
+			answers: [completion('Orders grew.')],
+		});
+
+		const [[item]] = await route.call(ctx);
+
+		const sent = body(requests[0]);
+		const [system, user] = sent.messages as Array<{ content: string }>;
+		expect(system.content).toContain('about 60 words, as one paragraph');
+		expect(user.content).toBe('A long report...');
+		expect(sent).toMatchObject({ max_tokens: 500, temperature: 0.3 });
+		expect(sent.response_format).toBeUndefined();
+		expect(item.json).toEqual({
+			summary: 'Orders grew.',
+			gateway: expect.objectContaining({ request_id: 'req_0001', cost_usd: 0.0000108 }),
+		});
 	});
 });
 
@@ -206,5 +258,33 @@ describe('Text: Embed', () => {
 			dimensions: 3,
 			gateway: { request_id: 'req_e1', model: 'demo', cost_usd: 0.000001 },
 		});
+	});
+
+	const parameters = {
+		resource: 'text',
+		operation: 'embed',
+		model: demo,
+		text: 'hello',
+		embedOptions: {},
+	};
+
+	it('should leave the dimensions out when they are not set', async () => {
+		const { ctx, requests } = fakeContext({
+			parameters,
+			answers: [{ body: { model: 'demo', data: [{ index: 0, embedding: [0.5] }] } }],
+		});
+
+		await route.call(ctx);
+
+		expect(requests[0].body).toEqual({ model: 'demo', input: 'hello' });
+	});
+
+	it('should throw NodeApiError when the gateway answers without an embedding', async () => {
+		const { ctx } = fakeContext({ parameters, answers: [{ body: { model: 'demo', data: [] } }] });
+
+		const call = route.call(ctx);
+
+		await expect(call).rejects.toBeInstanceOf(NodeApiError);
+		await expect(call).rejects.toThrow('The gateway answered without an embedding');
 	});
 });
