@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 import pytest
+import redis
 from limits import RateLimitItemPerMinute
 from limits.strategies import FixedWindowRateLimiter
 
+from gateway.control.redis_store import RedisControlStore
 from gateway.control.store import Claim, CounterState, Settlement
+from tests.control.conftest import REDIS_URL
 
 NOW = 1_700_000_000.0
 LEASE = NOW + 600
@@ -169,3 +172,55 @@ def test_a_new_plain_counter_is_created_on_first_reservation(
 ) -> None:
     assert control_store.reserve("r1", [Claim("slot", amount, 1)], LEASE, NOW).held
     assert control_store.read_counters(["slot"]) == [CounterState(0, amount)]
+
+
+def sent_to_redis(prefix: str, work: Any) -> list[str]:
+    """The commands clients sent Redis (not those of its Lua scripts) that name a
+    key under ``prefix`` while ``work`` ran, read from MONITOR."""
+    client = redis.Redis.from_url(REDIS_URL)
+    marker = f"{prefix}:end-of-work"
+    with client.monitor() as monitor:
+        work()
+        client.echo(marker)
+        commands = []
+        while True:
+            command = monitor.next_command()
+            if marker in command["command"]:
+                break
+            if command["client_type"] != "lua" and prefix in command["command"]:
+                commands.append(command["command"])
+    client.close()
+    return commands
+
+
+def test_redis_claims_and_new_counters_get_their_expiry_in_the_same_command(
+    redis_prefix: str,
+) -> None:
+    """A claim or counter set without its expiry (a worker dying between two
+    commands) would never be dropped: each must be one command."""
+    store = RedisControlStore(REDIS_URL, redis_prefix)
+    expires = int(time.time()) + 3600
+    store.open_counter("warm-up", 0, None)  # loads the script, so EVALSHA runs once
+
+    sent = sent_to_redis(
+        redis_prefix,
+        lambda: (
+            store.claim_once("alert:b:k:2030-03-01:80", expires),
+            store.open_counter("budget:b:k:2030-03-01", 5, expires),
+        ),
+    )
+
+    client = redis.Redis.from_url(REDIS_URL)
+    claim_key = f"{redis_prefix}:claim:alert:b:k:2030-03-01:80"
+    counter_key = f"{redis_prefix}:counter:budget:b:k:2030-03-01"
+    assert [command.split()[0] for command in sent] == ["SET", "EVALSHA"]
+    assert client.expiretime(claim_key) == expires
+    assert client.expiretime(counter_key) == expires
+    assert store.claim_once("alert:b:k:2030-03-01:80", expires) is False
+    store.open_counter("budget:b:k:2030-03-01", 999, expires + 60)
+    assert store.read_counters(["budget:b:k:2030-03-01"]) == [CounterState(5, 0)]
+    assert client.expiretime(counter_key) == expires
+    assert store.claim_once("alert:no-expiry", None) is True
+    assert client.expiretime(f"{redis_prefix}:claim:alert:no-expiry") == -1
+    client.close()
+    store.close()

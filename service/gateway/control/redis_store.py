@@ -93,6 +93,15 @@ end
 return states
 """
 
+# KEYS: the counter hash. ARGV: spent, counter expiry (0: none). Creates the counter
+# and its expiry together, so no counter is left without one.
+_OPEN = """
+if redis.call('HSETNX', KEYS[1], 'spent', ARGV[1]) == 1 and ARGV[2] ~= '0' then
+  redis.call('EXPIREAT', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
 _TIMEOUT_S = 2.0
 
 
@@ -105,6 +114,7 @@ class RedisControlStore:
         self._redis = redis.Redis(connection_pool=self._pool)
         self._reserve = self._redis.register_script(_RESERVE)
         self._release = self._redis.register_script(_RELEASE)
+        self._open = self._redis.register_script(_OPEN)
         self.limiter_storage = RedisStorage(
             url,
             connection_pool=self._pool,
@@ -152,11 +162,7 @@ class RedisControlStore:
 
     def open_counter(self, counter: str, spent: int, expires_at: float | None) -> None:
         key = self._keys(counter)[0]
-        try:
-            if self._redis.hsetnx(key, "spent", spent) and expires_at:
-                self._redis.expireat(key, int(expires_at))
-        except redis.RedisError as error:
-            raise _unavailable(error) from error
+        self._run(self._open, [key], [spent, int(expires_at or 0)])
 
     def read_counters(self, counters: Sequence[str]) -> list[CounterState | None]:
         try:
@@ -174,10 +180,9 @@ class RedisControlStore:
 
     def claim_once(self, name: str, expires_at: float | None) -> bool:
         key = f"{self._prefix}:claim:{name}"
+        expiry = int(expires_at) if expires_at else None
         try:
-            claimed = self._redis.set(key, int(time.time()), nx=True)
-            if claimed and expires_at:
-                self._redis.expireat(key, int(expires_at))
+            claimed = self._redis.set(key, int(time.time()), nx=True, exat=expiry)
         except redis.RedisError as error:
             raise _unavailable(error) from error
 
