@@ -111,3 +111,19 @@ def test_no_bare_todo_marks_in_the_service() -> None:
     ]
 
     assert marked == []
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name with a leading underscore is its module's own; what others need gets a
+    public name."""
+    private = [
+        f"{path.relative_to(PACKAGE)}: {alias.name} from {node.module}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and (node.level or "gateway" in (node.module or ""))
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+    assert private == []

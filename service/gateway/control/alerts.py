@@ -24,7 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..keys import utc_now
-from ..storage.writer import RecordWriter, _unpatched
+from ..storage.writer import RecordWriter, real_threading
 from .budgets import Budget
 
 logger = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class AlertSender:
         self._writer = writer
         self._interval = interval
         self._pending: collections.deque[Alert] = collections.deque()
-        self._start_thread, self._sleep, allocate_lock = _unpatched()
+        self._start_thread, self._sleep, allocate_lock = real_threading()
         self._stopped = allocate_lock()
         self._running = False
         self._session: requests.Session | None = None

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 Row = tuple[str, dict[str, Any]]
 
 
-def _unpatched() -> tuple[
+def real_threading() -> tuple[
     Callable[..., Any], Callable[[float], None], Callable[[], Any]
 ]:
     """start_new_thread, sleep and allocate_lock of the real (unpatched) stdlib."""
@@ -55,7 +55,7 @@ class RecordWriter:
         self._path = database_path
         self._interval = interval
         self._pending: collections.deque[Row] = collections.deque()
-        self._start_thread, self._sleep, allocate_lock = _unpatched()
+        self._start_thread, self._sleep, allocate_lock = real_threading()
         self._drain_lock = allocate_lock()
         self._stopped = allocate_lock()
         self._running = False
