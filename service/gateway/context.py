@@ -108,3 +108,7 @@ class CallContext:
     @property
     def provider(self) -> str | None:
         return self.target.provider if self.target else None
+
+    def attempts_made(self) -> list[AttemptRecord]:
+        """The attempts sent to a provider (not the targets skipped unasked)."""
+        return [attempt for attempt in self.attempts if attempt.outcome != "skipped"]

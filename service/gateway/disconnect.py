@@ -2,8 +2,8 @@
 
 A WSGI server only learns that a client left when it next writes to it; an LLM call
 may wait a minute before that, paying for tokens nobody will read. Under gunicorn's
-gevent worker, ``ClientWatch`` runs one small greenlet per call that waits for the
-client's socket to become readable: a peek that returns no bytes means the client
+gevent worker, ``ClientWatch`` puts a read watcher on the client's socket once the
+call first waits on a provider: a peek that returns no bytes means the client
 closed the connection. If the call is waiting on a provider at that moment, it is
 interrupted with ``ClientDisconnectedError``, which closes the upstream connection
 and records the row as 499; otherwise the next write to the client fails and the
@@ -32,30 +32,42 @@ def _gevent() -> Any:
 
 
 class ClientWatch:
-    """Watches one call's client connection until ``stop``.
+    """Watches one call's client connection from ``arm`` until ``stop``.
 
     A libev read watcher on the client socket, not a greenlet: it costs a few
     microseconds per call and, unlike a greenlet waiting on the socket, cannot
-    collide with gunicorn reading the next keep-alive request.
+    collide with gunicorn reading the next keep-alive request. It is armed only
+    once the request body has been read (the first wait on a provider): before
+    that, unread body bytes would look like a pipelined request and end the watch.
     """
 
-    __slots__ = ("_gevent", "_io", "_client", "_waiter", "_call")
+    __slots__ = ("_gevent", "_io", "_client", "_waiter", "_call", "_armed")
 
     def __init__(self, environ: Mapping[str, Any], call: CallContext) -> None:
         self._io = None
+        self._armed = False
         gevent = _gevent()
         client = environ.get("gunicorn.socket")
         if gevent is None or client is None:
+            self._armed = True  # nothing to watch: arming is a no-op
             return
 
         self._gevent = gevent
         self._client = client
-        self._waiter = gevent.getcurrent()
         self._call = call
-        self._io = gevent.get_hub().loop.io(client.fileno(), 1)
+
+    def arm(self) -> None:
+        """Start watching, once; the caller's greenlet is the one interrupted."""
+        if self._armed:
+            return
+
+        self._armed = True
+        self._waiter = self._gevent.getcurrent()
+        self._io = self._gevent.get_hub().loop.io(self._client.fileno(), 1)
         self._io.start(self._on_readable)
 
     def stop(self) -> None:
+        self._armed = True  # a stopped watch is never armed again
         if self._io is not None:
             self._io.stop()
             self._io.close()

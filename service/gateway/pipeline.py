@@ -332,7 +332,7 @@ def gateway_facts(call: CallContext) -> dict[str, Any]:
         "provider": call.provider,
         "model": call.model_used,
         "target": call.target.id if call.target else None,
-        "attempts": len(call.attempts),
+        "attempts": len(call.attempts_made()),
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
@@ -381,7 +381,22 @@ def stream_headers(call: CallContext) -> dict[str, str]:
         headers["x-gateway-provider"] = call.target.provider
         headers["x-gateway-model"] = call.target.model
         headers["x-gateway-target"] = call.target.id
-    headers["x-gateway-attempts"] = str(len(call.attempts))
+    headers["x-gateway-attempts"] = str(len(call.attempts_made()))
+    headers.update(response_headers(call))
+    return headers
+
+
+def error_headers(call: CallContext) -> dict[str, str]:
+    """Headers of an error answer: the request id; once a provider was tried, the
+    target tried last and the attempts made; once admitted, the rate-limit headers."""
+    headers = {"x-request-id": call.request_id}
+    made = call.attempts_made()
+    target = call.target or (made[-1].target if made else None)
+    if target is not None:
+        headers["x-gateway-provider"] = target.provider
+        headers["x-gateway-model"] = call.model_used or target.model
+        headers["x-gateway-target"] = target.id
+        headers["x-gateway-attempts"] = str(len(made))
     headers.update(response_headers(call))
     return headers
 

@@ -101,16 +101,18 @@ class _PooledResponse(UpstreamResponse):
         return b"".join(parts)
 
     def iter_chunks(self) -> Iterator[bytes]:
+        limit = "stall"
         try:
             while True:
-                _set_read_timeout(self._raw, self._next_wait())
+                wait, limit = self._next_wait()
+                _set_read_timeout(self._raw, wait)
                 chunk = self._raw.read1(READ_CHUNK_BYTES)
                 if not chunk:
                     self._done = True
                     return
                 yield chunk
         except Exception as exc:
-            raise map_transport_error(exc) from exc
+            raise _with_limit(map_transport_error(exc), limit) from exc
 
     def close(self) -> None:
         if self._done:
@@ -120,12 +122,17 @@ class _PooledResponse(UpstreamResponse):
             self._raw.close()
             self._raw.release_conn()
 
-    def _next_wait(self) -> float:
+    def _next_wait(self) -> tuple[float, str]:
+        """Seconds to wait for the next chunk, and the limit that sets them."""
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise ProviderTimeoutError("the provider did not finish in time")
+            raise _with_limit(
+                ProviderTimeoutError("the provider did not finish in time"), "total"
+            )
+        if self._timeouts.stall > remaining:
+            return remaining, "total"
 
-        return min(self._timeouts.stall, remaining)
+        return self._timeouts.stall, "stall"
 
 
 class Transport:
@@ -172,7 +179,11 @@ class Transport:
                 assert_same_host=False,
             )
         except Exception as exc:
-            raise map_transport_error(exc) from exc
+            phase = (
+                "connect" if isinstance(exc, u3.ConnectTimeoutError) else "first_byte"
+            )
+            limit = "total" if getattr(timeouts, phase) > timeouts.total else phase
+            raise _with_limit(map_transport_error(exc), limit) from exc
 
         return _PooledResponse(raw, timeouts, deadline)
 
@@ -216,6 +227,16 @@ def map_transport_error(exc: BaseException) -> ProviderError:
         return ProviderConnectionError("the connection to the provider broke")
 
     raise exc
+
+
+def _with_limit(error: ProviderError, limit: str) -> ProviderError:
+    """Name on a timeout which limit fired (see ``Timeouts``): the circuit breaker
+    counts the route's own limits against a target, not the request's deadline.
+    A limit already named stays."""
+    if isinstance(error, ProviderTimeoutError):
+        error.details = {"limit": limit, **(error.details or {})}
+
+    return error
 
 
 def _set_read_timeout(raw: urllib3.BaseHTTPResponse, seconds: float) -> None:

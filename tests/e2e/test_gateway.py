@@ -8,6 +8,7 @@ import concurrent.futures
 import json
 import os
 import signal
+import socket
 import sqlite3
 import time
 from typing import Any
@@ -418,6 +419,36 @@ def test_client_leaving_mid_stream_is_recorded(
     assert rows[0]["error_type"] == "client_disconnected"
     assert rows[0]["tokens_estimated"] == 1
     assert rows[0]["prompt_tokens"] > 0
+
+
+def test_client_whose_body_arrives_late_is_still_watched(
+    server: Any, fake_provider: FakeServer
+) -> None:
+    # The body comes after the head: the watch must not take it for a pipelined
+    # request and give up, or the hang-up below would go unnoticed for 10 s.
+    fake_provider.queue(delay(10.0))
+    key = server.create_key()
+    body = json.dumps(
+        {"model": "gpt", "messages": [{"role": "user", "content": "late body"}]}
+    ).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+    started = time.monotonic()
+    with socket.create_connection((host, int(port))) as client:
+        client.sendall(head)
+        time.sleep(0.3)
+        client.sendall(body)
+        time.sleep(0.5)
+    rows = server.wait_for_rows(1, timeout=5)
+
+    assert time.monotonic() - started < 5
+    assert rows[0]["status"] == 499
+    assert rows[0]["error_type"] == "client_disconnected"
 
 
 def test_client_leaving_a_waiting_call_cancels_it_and_records_the_prompt(

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
 from gateway import errors
 from gateway.routing.policy import (
+    ALIVE,
+    COOLED,
+    FAILURE,
+    SUCCESS,
+    UNKNOWN,
+    Overrides,
     RetryPolicy,
     TargetLoad,
+    breaker_verdict,
+    is_context_too_small,
     order_level,
     retry_delay,
+    select_levels,
     should_fall_back,
     should_retry,
 )
@@ -132,3 +142,73 @@ def test_lowest_latency_measures_unknown_targets_first_then_fastest() -> None:
     assert order_level(
         ["a", "b", "c"], [1, 1, 1], "lowest-latency", load, random.Random()
     ) == [2, 1, 0]
+
+
+# What an attempt's end tells the circuit breaker.
+def _timeout(limit: str) -> errors.ProviderTimeoutError:
+    return errors.ProviderTimeoutError("x", details={"limit": limit})
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "seconds"),
+    [
+        (None, SUCCESS, 0.0),
+        (errors.ProviderUnavailableError("x"), FAILURE, 0.0),
+        (errors.ProviderConnectionError("x"), FAILURE, 0.0),
+        (errors.ProviderStreamError("x"), FAILURE, 0.0),
+        (_timeout("first_byte"), FAILURE, 0.0),
+        (_timeout("stall"), FAILURE, 0.0),
+        (_timeout("connect"), FAILURE, 0.0),
+        # The request's own deadline says nothing about the target.
+        (_timeout("total"), UNKNOWN, 0.0),
+        (errors.ProviderRateLimitError("x", retry_after=7), COOLED, 7.0),
+        (errors.ProviderRateLimitError("x"), FAILURE, 0.0),
+        (errors.ProviderRejectedError("x"), ALIVE, 0.0),
+        (errors.ProviderAuthError("x"), ALIVE, 0.0),
+        (errors.ContextWindowExceededError("x"), ALIVE, 0.0),
+        (errors.ClientDisconnectedError("x"), UNKNOWN, 0.0),
+    ],
+)
+def test_breaker_verdict(error: Exception | None, kind: str, seconds: float) -> None:
+    verdict = breaker_verdict(error)
+
+    assert (verdict.kind, verdict.seconds) == (kind, seconds)
+
+
+@dataclass(frozen=True)
+class _T:
+    id: str
+
+
+A, B, C = _T("a"), _T("b"), _T("c")
+LEVELS = [(A, B), (C,)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (Overrides(), [(A, B), (C,)]),
+        (Overrides(no_fallback=True), [(A, B)]),
+        (Overrides(target="c"), [(C,)]),
+        (Overrides(target="c", no_fallback=True), [(C,)]),
+        # A pin the (downgraded) route lacks is ignored, not an empty route.
+        (Overrides(target="z"), [(A, B), (C,)]),
+    ],
+)
+def test_select_levels(overrides: Overrides, expected: list[tuple[_T, ...]]) -> None:
+    assert select_levels(LEVELS, overrides) == expected
+
+
+@pytest.mark.parametrize(
+    ("window", "floor", "expected"),
+    [
+        (None, 8000, False),
+        (8000, None, False),
+        (8000, 8000, True),
+        (16000, 8000, False),
+    ],
+)
+def test_is_context_too_small(
+    window: int | None, floor: int | None, expected: bool
+) -> None:
+    assert is_context_too_small(window, floor) is expected

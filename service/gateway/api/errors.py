@@ -14,6 +14,7 @@ import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from .. import pipeline
 from ..context import new_request_id
 from ..errors import (
     BodyTooLargeError,
@@ -38,13 +39,16 @@ _FROM_HTTP: dict[int, type[GatewayError]] = {
 def error_response(error: GatewayError) -> Response:
     current_gateway().redactor.redact_error(error)
     call = g.get("call")
+    headers = {}
     if call is not None:
         call.error = error
         call.status = error.status
+        headers = pipeline.error_headers(call)
     request_id = g.get("request_id")
     response = Response(
         orjson.dumps(error.to_body(request_id), option=orjson.OPT_NON_STR_KEYS),
         status=error.status,
+        headers=headers,
         mimetype="application/json",
     )
     for name, value in error.headers.items():
@@ -83,8 +87,18 @@ def assign_request_id() -> None:
     g.request_id = new_request_id()
 
 
+def tag_response(response: Response) -> Response:
+    """Every response, success or error, on every surface, names its request."""
+    request_id = g.get("request_id")
+    if request_id and "x-request-id" not in response.headers:
+        response.headers["x-request-id"] = request_id
+
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.before_request(assign_request_id)
+    app.after_request(tag_response)
     app.register_error_handler(GatewayError, handle_gateway_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

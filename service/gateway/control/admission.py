@@ -18,6 +18,7 @@ happened to it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from ..config import Route
 from ..errors import (
     BudgetExceededError,
     ControlUnavailableError,
+    GatewayError,
     InvalidRequestError,
     RateLimitedError,
 )
@@ -48,7 +50,9 @@ from .periods import period_label, period_start
 from .ratelimits import (
     RateLimits,
     WindowHit,
+    format_reset,
     retry_after,
+    seconds_until,
     window_headers,
 )
 from .store import LEASE_SECONDS, Claim, CounterState, Reservation, Settlement
@@ -143,12 +147,18 @@ def _admit_limited(
         cost = estimate_route(gateway, route, body, call.endpoint)
     admission = Admission(route, now=gateway.now())
 
-    hits = _charge_windows(gateway, holders, cost, admission)
+    charged = _charge_windows(gateway, holders, cost, admission)
     try:
         cost = _reserve(gateway, call, admission, body, cost, applied, holders)
-    except BaseException:
-        for hit in hits:
+    except BaseException as error:
+        for _, _, hit in charged:
             _undo_quietly(gateway, hit)
+        if isinstance(error, GatewayError):
+            # A 402 (or 503) still tells the client where its windows stand.
+            error.headers = {
+                **_refusal_headers(charged, [], time.time()),
+                **error.headers,
+            }
         raise
 
     call.admission = admission
@@ -163,10 +173,12 @@ def _charge_windows(
     holders: list[LimitHolder],
     cost: RouteCost | None,
     admission: Admission,
-) -> list[WindowHit]:
-    """Charge every per-minute window; undo them all and raise 429 if one is full."""
+) -> list[tuple[str, int, WindowHit]]:
+    """Charge every per-minute window; return (kind, limit, hit) of each. Undo them
+    all and raise 429 if one is full."""
     limiter = gateway.control.limiter
     charged: list[tuple[str, int, WindowHit]] = []
+    full: list[tuple[LimitHolder, str, int, float]] = []
     for holder in holders:
         for kind, limit, amount in _windows(holder, cost):
             identifiers = (holder.scope, holder.subject, kind)
@@ -175,14 +187,22 @@ def _charge_windows(
                 raise _too_many_tokens(holder, amount, limit)
             hit = limiter.hit(limit, identifiers, amount)
             if hit is None:
-                _undo_all(gateway, charged)
-                reset_at = limiter.reset_at(limit, identifiers)
-                raise _window_full(holder, kind, limit, reset_at, time.time())
+                # The other windows are still read, so the 429's headers report
+                # every kind, as OpenAI's do.
+                full.append((holder, kind, limit, limiter.reset_at(limit, identifiers)))
+                continue
             charged.append((kind, limit, hit))
 
-    admission.headers.update(_window_headers(charged, time.time()))
+    now = time.time()
+    if full:
+        _undo_all(gateway, charged)
+        holder, kind, limit, reset_at = max(full, key=lambda window: window[3])
+        error = _window_full(holder, kind, limit, reset_at, now)
+        error.headers.update(_refusal_headers(charged, full, now))
+        raise error
+    admission.headers.update(_window_headers(charged, now))
     admission.token_hits = [hit for kind, _, hit in charged if kind == "tokens"]
-    return [hit for _, _, hit in charged]
+    return charged
 
 
 def _windows(holder: LimitHolder, cost: RouteCost | None) -> list[tuple[str, int, int]]:
@@ -206,6 +226,29 @@ def _window_headers(
         if hits:
             limit, hit = min(hits, key=lambda item: item[1].remaining)
             headers.update(window_headers(kind, limit, hit, now))
+
+    return headers
+
+
+def _refusal_headers(
+    charged: list[tuple[str, int, WindowHit]],
+    full: list[tuple[LimitHolder, str, int, float]],
+    now: float,
+) -> dict[str, str]:
+    """The rate-limit headers of a refused call: the windows it charged as they are
+    once its charges are undone, and the full ones at 0 until they reset."""
+    undone = [
+        (kind, limit, dataclasses.replace(hit, remaining=hit.remaining + hit.cost))
+        for kind, limit, hit in charged
+    ]
+    headers = _window_headers(undone, now)
+    # The latest reset of a kind wins: only then can that kind take a call again.
+    for _, kind, limit, reset_at in sorted(full, key=lambda window: window[3]):
+        headers[f"x-ratelimit-limit-{kind}"] = str(limit)
+        headers[f"x-ratelimit-remaining-{kind}"] = "0"
+        headers[f"x-ratelimit-reset-{kind}"] = format_reset(
+            seconds_until(reset_at, now)
+        )
 
     return headers
 
@@ -469,12 +512,7 @@ def _window_full(
         f"rate limit: {holder.scope} {holder.subject} allows {limit} {unit} per "
         f"minute; retry in {wait} s"
     )
-    headers = {
-        "Retry-After": wait,
-        f"x-ratelimit-limit-{kind}": str(limit),
-        f"x-ratelimit-remaining-{kind}": "0",
-        f"x-ratelimit-reset-{kind}": f"{wait}s",
-    }
+    headers = {"Retry-After": wait}
     details = {
         "scope": holder.scope,
         "subject": holder.subject,

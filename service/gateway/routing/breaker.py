@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..keys import format_time
-from .policy import BreakerPolicy
+from .policy import ALIVE, COOLED, FAILURE, SUCCESS, BreakerPolicy, Verdict
 
 REFRESH_SECONDS = 1.0
 # A probe that neither succeeded nor failed within this long is given up on.
@@ -64,6 +64,22 @@ class Breaker:
             return "cooling_down"
 
         return None if self._claim_probe(target, state, now) else "cooling_down"
+
+    def judge(self, target: str, policy: BreakerPolicy, verdict: Verdict) -> None:
+        """Apply what an attempt's end said of ``target`` (see ``breaker_verdict``)."""
+        if verdict.kind == SUCCESS:
+            self.record_success(target)
+        elif verdict.kind == FAILURE:
+            self.record_failure(target, policy, verdict.reason or "failed")
+        elif verdict.kind == COOLED:
+            self.cool_down(target, verdict.seconds, verdict.reason or "cooled")
+        elif verdict.kind == ALIVE:
+            # A refusal is an answer: the target is up. It closes a probe, but
+            # forgets no failures counted while closed.
+            if self._states.get(target, CLOSED).state != "closed":
+                self.record_success(target)
+        else:
+            self._release_probe(target)
 
     def record_success(self, target: str) -> None:
         state = self._states.get(target, CLOSED)
@@ -133,6 +149,21 @@ class Breaker:
         if claimed:
             self._event(target, "probe", None)
         return bool(claimed)
+
+    def _release_probe(self, target: str) -> None:
+        """A probe that taught nothing (the client left, the request's own deadline
+        passed) hands the probe on at once instead of holding it until it times out."""
+        state = self._states.get(target, CLOSED)
+        if state.state != "half_open":
+            return
+
+        now = self._clock()
+        self._store.execute(
+            "UPDATE breaker_state SET state = 'open', open_until = ?, updated_at = ? "
+            "WHERE target = ? AND state = 'half_open'",
+            (now, now, target),
+        )
+        self._states[target] = TargetState("open", state.failures, now, now)
 
     def _state(self, target: str, now: float) -> TargetState:
         if now - self._loaded_at >= REFRESH_SECONDS:

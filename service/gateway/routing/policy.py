@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from ..errors import (
     ContentPolicyError,
@@ -15,7 +16,10 @@ from ..errors import (
     ProviderAuthError,
     ProviderError,
     ProviderQuotaError,
+    ProviderRateLimitError,
     ProviderRejectedError,
+    ProviderStreamError,
+    ProviderTimeoutError,
 )
 
 
@@ -35,12 +39,18 @@ class Overrides:
 class Timeouts:
     """Seconds. ``first_byte`` bounds the wait for the response head, ``stall`` the
     wait for each later chunk of a stream, ``total`` the whole request across every
-    attempt, retry and fallback."""
+    attempt, retry and fallback.
+
+    A ``ProviderTimeoutError`` names the limit that fired in ``details["limit"]``
+    (one of ``LIMITS``)."""
 
     connect: float = 10.0
     first_byte: float = 120.0
     stall: float = 60.0
     total: float = 600.0
+
+
+LIMITS = ("connect", "first_byte", "stall", "total")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +122,88 @@ def should_fall_back(error: GatewayError, policy: RetryPolicy) -> bool:
         return True
 
     return isinstance(error, ProviderError)
+
+
+# What the end of an attempt tells the circuit breaker about its target.
+SUCCESS = "success"  # it answered: close the breaker, forget past failures
+FAILURE = "failure"  # it failed in a way that may pass: count towards opening
+ALIVE = "alive"  # it answered with a refusal: it is up (a probe closes)
+COOLED = "cooled"  # it asked for a pause (Retry-After): skip it that long
+UNKNOWN = "unknown"  # nothing learnt (the client left, the request ran out of time)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``kind`` is one of the five above; ``reason`` the error type behind it;
+    ``seconds`` the pause a ``COOLED`` target asked for."""
+
+    kind: str
+    reason: str | None = None
+    seconds: float = 0.0
+
+
+def breaker_verdict(error: BaseException | None) -> Verdict:
+    """Judge an attempt by how it ended (``None``: it succeeded).
+
+    Only the target's own failures count against it: a timeout of the request's
+    whole deadline (``total``, which the client may shorten with a header) says as
+    little about the target as a client that hung up. A provider that answered with
+    a refusal (400, 401, 404, a context window too small) is up.
+    """
+    if error is None:
+        return Verdict(SUCCESS)
+    if not isinstance(error, ProviderError):
+        return Verdict(UNKNOWN)
+    if isinstance(error, ProviderTimeoutError) and timeout_limit(error) == "total":
+        return Verdict(UNKNOWN, error.type)
+    if isinstance(error, ProviderRateLimitError) and error.retry_after:
+        return Verdict(COOLED, "rate_limited", float(error.retry_after))
+    if error.retryable or isinstance(error, ProviderStreamError):
+        return Verdict(FAILURE, error.type)
+
+    return Verdict(ALIVE, error.type)
+
+
+def timeout_limit(error: ProviderTimeoutError) -> str | None:
+    """Which of ``LIMITS`` fired (None: not said)."""
+    limit = (error.details or {}).get("limit")
+    return limit if limit in LIMITS else None
+
+
+def is_context_too_small(window: int | None, floor: int | None) -> bool:
+    """Skip a target whose context ``window`` (tokens; None: unknown) is no larger
+    than one a provider already refused the prompt for (``floor``)."""
+    return window is not None and floor is not None and window <= floor
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+TargetT = TypeVar("TargetT", bound=_HasId)
+
+
+def select_levels(
+    levels: Sequence[Sequence[TargetT]], overrides: Overrides
+) -> list[tuple[TargetT, ...]]:
+    """The levels of targets a call walks, after its per-request overrides.
+
+    ``target`` pins the call to that one target when the route has it. A budget may
+    have downgraded the call to a route that does not: the pin is then ignored,
+    since the budget outranks the request (``x-gateway-downgraded-from`` says so).
+    ``no_fallback`` keeps the first level only, with all its targets: those share
+    the load, they are not fallbacks.
+    """
+    chosen = [tuple(level) for level in levels]
+    if overrides.target is not None:
+        pinned = [t for level in chosen for t in level if t.id == overrides.target]
+        if pinned:
+            chosen = [(pinned[0],)]
+    if overrides.no_fallback:
+        chosen = chosen[:1]
+
+    return chosen
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,7 @@ from ..errors import (
     GatewayError,
     ProviderError,
     ProviderInvalidResponseError,
-    ProviderRateLimitError,
     ProviderResponseTooLargeError,
-    ProviderStreamError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
@@ -46,8 +44,11 @@ from .policy import (
     Overrides,
     TargetLoad,
     Timeouts,
+    breaker_verdict,
+    is_context_too_small,
     order_level,
     retry_delay,
+    select_levels,
     should_fall_back,
     should_retry,
 )
@@ -83,15 +84,6 @@ class _Run:
         self.last_error: GatewayError | None = None
         self.context_floor: int | None = None
 
-    def levels(self) -> list[tuple[Target, ...]]:
-        levels = list(self.route.levels)
-        if self.overrides.target is not None:
-            chosen = [t for t in self.route.targets if t.id == self.overrides.target]
-            levels = [tuple(chosen[:1])]
-        if self.overrides.no_fallback:
-            levels = levels[:1]
-        return levels
-
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
@@ -105,7 +97,7 @@ def run(
 ) -> Result:
     """Serve ``call`` from ``route``'s targets; raise the last error if none can."""
     state = _Run(gateway, call, route, overrides or Overrides())
-    for level in state.levels():
+    for level in select_levels(route.levels, state.overrides):
         result = _try_level(state, level, exchange)
         if result is not _NOTHING:
             return result
@@ -144,10 +136,10 @@ def _try_level(
 
 
 def _skip_reason(state: _Run, target: Target) -> str | None:
-    if state.context_floor is not None:
-        window = _context_window(state.gateway, target)
-        if window is not None and window <= state.context_floor:
-            return "context_too_small"
+    if state.context_floor is not None and is_context_too_small(
+        _context_window(state.gateway, target), state.context_floor
+    ):
+        return "context_too_small"
 
     return state.gateway.breaker.admit(target.id)
 
@@ -208,21 +200,21 @@ def _try_target(state: _Run, target: Target, exchange: Exchange[Result]) -> Resu
             # A stream is judged when it ends, not when its first chunk arrives.
             result.judge_with(gateway.breaker, target.id, state.route.settings.breaker)
         else:
-            gateway.breaker.record_success(target.id)
+            gateway.breaker.judge(
+                target.id, state.route.settings.breaker, breaker_verdict(None)
+            )
         call.target = target
         return result
 
 
 def _note_failure(state: _Run, target: Target, error: ProviderError) -> None:
     """Tell the breaker; remember a context window that was too small."""
-    breaker = state.gateway.breaker
-    if isinstance(error, ProviderRateLimitError) and error.retry_after:
-        breaker.cool_down(target.id, error.retry_after, "rate_limited")
-    elif isinstance(error, ContextWindowExceededError):
+    state.gateway.breaker.judge(
+        target.id, state.route.settings.breaker, breaker_verdict(error)
+    )
+    if isinstance(error, ContextWindowExceededError):
         window = _context_window(state.gateway, target)
         state.context_floor = max(state.context_floor or 0, window or 0)
-    elif error.retryable:
-        breaker.record_failure(target.id, state.route.settings.breaker, error.type)
 
 
 def _context_window(gateway: Gateway, target: Target) -> int | None:
@@ -243,7 +235,8 @@ def _attempt(
     remaining = state.remaining()
     if remaining <= 0:
         raise ProviderTimeoutError(
-            f"the request did not finish within {state.timeouts.total:g} s"
+            f"the request did not finish within {state.timeouts.total:g} s",
+            details={"limit": "total"},
         )
     timeouts = replace(state.timeouts, total=remaining)
     load = gateway.load.get(target.id) or TargetLoad()
@@ -294,6 +287,8 @@ def waiting_on_upstream(call: CallContext) -> Iterator[None]:
     """Count the block as time waiting on the provider; a client that hangs up
     meanwhile interrupts it (see ``disconnect.py``), and one already gone stops the
     call before it waits."""
+    if call.watch is not None:
+        call.watch.arm()
     if call.client_gone:
         raise ClientDisconnectedError("the client disconnected")
     call.waiting_upstream = True
@@ -430,10 +425,7 @@ class UpstreamStream:
             return
         breaker, target, policy = self._judge
         self._judge = None
-        if error is None:
-            breaker.record_success(target)
-        elif error.retryable or isinstance(error, ProviderStreamError):
-            breaker.record_failure(target, policy, error.type)
+        breaker.judge(target, policy, breaker_verdict(error))
 
     def prefetch(self) -> None:
         """Read until a chunk is ready or the stream is finished."""
