@@ -41,6 +41,7 @@ from .errors import (
 )
 from .keys import check_model_allowed, utc_now
 from .providers.types import Completion, Usage
+from .providers.wire import usage_body
 from .routing import runner
 
 logger = logging.getLogger(__name__)
@@ -255,20 +256,6 @@ def _usage_chunk(call: CallContext, last: dict[str, Any]) -> dict[str, Any]:
         "choices": [],
         "usage": usage_body(call.usage),
         "x_gateway": gateway_facts(call),
-    }
-
-
-def usage_body(usage: Usage) -> dict[str, Any]:
-    """Usage in OpenAI's shape."""
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {
-            "cached_tokens": usage.cached_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-        },
-        "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
     }
 
 

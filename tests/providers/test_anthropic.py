@@ -837,6 +837,8 @@ def test_anthropic_response_maps_a_text_message_to_a_chat_completion():
         "completion_tokens": 14,
         "total_tokens": 4635,
         "prompt_tokens_details": {"cached_tokens": 3400, "cache_write_tokens": 1200},
+        # The same usage shape as every other surface answers.
+        "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
 

@@ -50,6 +50,7 @@ from ..errors import (
 )
 from .retry_after import parse_retry_after
 from .types import Completion, Endpoint, ProviderCall, SSEEvent, Usage
+from .wire import load_json_object, usage_body
 
 # https://platform.claude.com/docs/en/api/versioning
 ANTHROPIC_VERSION = "2023-06-01"
@@ -624,19 +625,6 @@ def parse_usage(usage: Any) -> Usage | None:
     )
 
 
-def usage_body(usage: Usage) -> dict[str, Any]:
-    """The OpenAI ``usage`` object for ``usage``."""
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {
-            "cached_tokens": usage.cached_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-        },
-    }
-
-
 def _count(usage: dict[str, Any], name: str) -> int:
     value = usage.get(name)
     return value if _is_count(value) else 0
@@ -742,21 +730,6 @@ def _no_embeddings() -> ProviderRejectedError:
         "Anthropic offers no embeddings API; route embedding models elsewhere",
         param="model",
     )
-
-
-def load_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderInvalidResponseError(
-            "the provider answered invalid JSON"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ProviderInvalidResponseError(
-            "the provider answered JSON that is not an object"
-        )
-
-    return data
 
 
 def _rejected(message: str, param: str) -> ProviderRejectedError:

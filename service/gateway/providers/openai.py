@@ -28,6 +28,7 @@ from ..errors import (
 )
 from .retry_after import parse_retry_after
 from .types import Completion, Endpoint, ProviderCall, SSEEvent, Usage
+from .wire import load_json_object
 
 _CONTEXT_CODES = {"context_length_exceeded", "string_above_max_length"}
 _POLICY_CODES = {"content_policy_violation", "content_filter", "invalid_prompt"}
@@ -194,21 +195,6 @@ def parse_usage(usage: Any) -> Usage | None:
         cache_write_tokens=prompt_details.get("cache_write_tokens") or 0,
         reasoning_tokens=completion_details.get("reasoning_tokens") or 0,
     )
-
-
-def load_json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ProviderInvalidResponseError(
-            "the provider answered invalid JSON"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ProviderInvalidResponseError(
-            "the provider answered JSON that is not an object"
-        )
-
-    return data
 
 
 class OpenAIStream:
