@@ -58,6 +58,9 @@ class RecordWriter:
         self._start_thread, self._sleep, allocate_lock = real_threading()
         self._drain_lock = allocate_lock()
         self._stopped = allocate_lock()
+        # Held while running; the thread waits on it between drains, so releasing
+        # it in ``close`` wakes the thread at once instead of after ``interval``.
+        self._wake = allocate_lock()
         self._running = False
         self._db: sqlite_utils.Database | None = None
         self.written = 0
@@ -68,6 +71,7 @@ class RecordWriter:
             return
         self._running = True
         self._stopped.acquire()
+        self._wake.acquire()
         self._start_thread(self._run, ())
 
     def submit(self, table: str, row: dict[str, Any]) -> None:
@@ -84,6 +88,7 @@ class RecordWriter:
         """Stop the thread after a final drain. Safe to call more than once."""
         if self._running:
             self._running = False
+            self._wake.release()
             self._stopped.acquire()
             self._stopped.release()
         self._drain()
@@ -98,7 +103,8 @@ class RecordWriter:
     def _run(self) -> None:
         try:
             while self._running:
-                self._sleep(self._interval)
+                if self._wake.acquire(timeout=self._interval):
+                    self._wake.release()
                 self._drain_logging_errors()
         finally:
             self._stopped.release()
