@@ -23,11 +23,14 @@ warm_encodings()
 
 bind = f"{_settings.host}:{_settings.port}"
 workers = _settings.workers
-worker_class = "gevent"
+# gunicorn's gevent worker, but a graceful stop closes idle keep-alive connections at
+# once instead of waiting graceful_timeout for them.
+worker_class = "gateway.worker.GatewayWorker"
 worker_connections = _settings.worker_connections
 backlog = 4096
 # Worker heartbeat: gevent keeps it alive while calls wait, so long calls are fine.
 timeout = 120
+# How long a graceful stop (SIGTERM) waits for the calls in flight.
 graceful_timeout = 30
 keepalive = 75
 accesslog = None
