@@ -1,117 +1,392 @@
-"""The transport: every lower-level error maps to a ProviderError; connections are
-pooled and reused; the size limit holds."""
+"""The transport: every lower-level error maps to a ProviderError naming the limit
+that fired; connections are pooled and reused; bodies are read piece by piece as
+they arrive; the request on the wire is exactly the call; the size limit holds."""
 
 from __future__ import annotations
 
 import inspect
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
 
+import geventhttpclient
 import pytest
-import urllib3
-from urllib3 import exceptions as u3
+from geventhttpclient import _parser, response
 
 from gateway import errors
 from gateway.providers.types import ProviderCall
 from gateway.routing.policy import Timeouts
 from gateway.transport import Transport, map_transport_error
 from tests.fakes import FakeServer
-from tests.fakes.behaviours import oversized
+from tests.fakes.behaviours import cut, delay, oversized, stall
 
 pytest_plugins = ["tests.fakes.plugin"]
 
-# urllib3 errors that are warnings, or that our calls cannot raise (proxies, redirects
-# and retries are off; bodies are bytes).
-NOT_RAISED = {
-    "HTTPWarning",
-    "SecurityWarning",
-    "InsecureRequestWarning",
-    "SystemTimeWarning",
-    "InsecurePlatformWarning",
-    "NotOpenSSLWarning",
-    "DependencyWarning",
-}
+PHASES = ("connect", "first_byte", "body")
+
+# What the socket layer under the pool and the parser raises, besides the parser's
+# own classes (collected below).
+SOCKET_ERRORS = [
+    TimeoutError,
+    socket.gaierror,
+    ConnectionRefusedError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    OSError,
+    ssl.SSLError,
+    ssl.SSLCertVerificationError,
+    ssl.SSLEOFError,
+    ssl.CertificateError,
+]
 
 
-def urllib3_errors() -> list[type[BaseException]]:
-    # urllib3.exceptions also re-exports http.client's IncompleteRead and
-    # email's MessageDefect; the first can surface while reading, the second cannot.
+def parser_errors() -> list[type[BaseException]]:
     return [
         cls
-        for name, cls in inspect.getmembers(u3, inspect.isclass)
+        for module in (_parser, response)
+        for _, cls in inspect.getmembers(module, inspect.isclass)
         if issubclass(cls, BaseException)
-        and name not in NOT_RAISED
-        and cls.__module__ != "email.errors"
     ]
 
 
-def instance(cls: type[BaseException]) -> BaseException:
-    for args in ((), ("message",), (None, "message"), (None, None, "message"), (0, 0)):
-        try:
-            return cls(*args)
-        except (TypeError, AttributeError):
-            continue
-    return cls.__new__(cls)
-
-
-@pytest.mark.parametrize("cls", urllib3_errors(), ids=lambda c: c.__name__)
-def test_every_urllib3_error_maps_to_a_provider_error(cls: type[BaseException]) -> None:
-    assert isinstance(map_transport_error(instance(cls)), errors.ProviderError)
+@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize(
+    "cls", SOCKET_ERRORS + parser_errors(), ids=lambda c: c.__name__
+)
+def test_every_lower_level_error_maps_to_a_provider_error(
+    cls: type[BaseException], phase: str
+) -> None:
+    assert isinstance(map_transport_error(cls("message"), phase), errors.ProviderError)
 
 
 @pytest.mark.parametrize(
-    ("raised", "expected"),
+    ("raised", "phase", "expected", "message"),
     [
-        (TimeoutError(), errors.ProviderTimeoutError),
-        (ConnectionResetError(), errors.ProviderConnectionError),
-        (u3.NewConnectionError(None, "refused"), errors.ProviderConnectionError),
-        (u3.ConnectTimeoutError(), errors.ProviderTimeoutError),
-        (u3.ReadTimeoutError(None, None, "slow"), errors.ProviderTimeoutError),
-        (u3.ProtocolError("reset"), errors.ProviderConnectionError),
-        (u3.DecodeError(), errors.ProviderInvalidResponseError),
+        (TimeoutError(), "connect", errors.ProviderTimeoutError, "connecting"),
+        (TimeoutError(), "first_byte", errors.ProviderTimeoutError, "did not answer"),
+        (TimeoutError(), "body", errors.ProviderTimeoutError, "did not answer"),
+        (
+            ConnectionRefusedError(),
+            "connect",
+            errors.ProviderConnectionError,
+            "connect",
+        ),
+        (socket.gaierror(), "connect", errors.ProviderConnectionError, "resolve"),
+        (RuntimeError("no address"), "connect", errors.ProviderConnectionError, ""),
+        (ConnectionResetError(), "body", errors.ProviderConnectionError, "broke"),
+        (
+            ssl.SSLCertVerificationError(),
+            "connect",
+            errors.ProviderConnectionError,
+            "TLS",
+        ),
+        (
+            response.HTTPConnectionClosed(),
+            "first_byte",
+            errors.ProviderConnectionError,
+            "",
+        ),
+        (_parser.HTTPParseError(), "body", errors.ProviderInvalidResponseError, "HTTP"),
     ],
 )
 def test_transport_errors_map_to_the_most_specific_class(
-    raised: BaseException, expected: type
+    raised: BaseException, phase: str, expected: type, message: str
 ) -> None:
-    assert type(map_transport_error(raised)) is expected
+    mapped = map_transport_error(raised, phase)
+
+    assert type(mapped) is expected
+    assert message in mapped.message
 
 
-def test_connections_are_pooled_and_reused(fake_provider: FakeServer) -> None:
-    transport = Transport()
-    call = ProviderCall(
+def test_an_error_of_our_own_code_is_not_disguised_as_a_provider_error() -> None:
+    with pytest.raises(KeyError):
+        map_transport_error(KeyError("bug"), "body")
+
+
+def chat_call(base_url: str, **headers: str) -> ProviderCall:
+    return ProviderCall(
         "POST",
-        fake_provider.url + "/v1/chat/completions",
-        {"Content-Type": "application/json", "Authorization": "Bearer k"},
+        base_url + "/v1/chat/completions",
+        {"Content-Type": "application/json", "Authorization": "Bearer k", **headers},
         b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
     )
 
+
+@pytest.fixture
+def transport() -> Iterator[Transport]:
+    transport = Transport()
+    yield transport
+    transport.close()
+
+
+def test_connections_are_pooled_and_reused(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
     for _ in range(5):
-        response = transport.send(call, Timeouts())
-        assert response.status == 200
-        response.read(1 << 20)
-        response.close()
+        answer = transport.send(chat_call(fake_provider.url), Timeouts())
+        assert answer.status == 200
+        answer.read(1 << 20)
+        answer.close()
 
     assert {r.connection for r in fake_provider.requests()} == {
         fake_provider.requests()[0].connection
     }
-    transport.close()
 
 
-def test_response_larger_than_the_limit_is_refused(fake_provider: FakeServer) -> None:
+def test_a_half_read_body_does_not_go_back_to_the_pool(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
     fake_provider.queue(oversized(1))
-    transport = Transport()
+    answer = transport.send(chat_call(fake_provider.url), Timeouts())
+    next(answer.iter_chunks())
+    answer.close()
+
+    answer = transport.send(chat_call(fake_provider.url), Timeouts())
+    answer.read(1 << 20)
+    answer.close()
+
+    first, second = fake_provider.requests()
+    assert first.connection != second.connection
+
+
+def test_response_larger_than_the_limit_is_refused(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
+    fake_provider.queue(oversized(1))
+
+    answer = transport.send(chat_call(fake_provider.url), Timeouts())
+    with pytest.raises(errors.ProviderResponseTooLargeError):
+        answer.read(64 * 1024)
+    answer.close()
+
+
+def timeout_limit(send: Callable[[], object]) -> str:
+    with pytest.raises(errors.ProviderTimeoutError) as caught:
+        send()
+    return caught.value.details["limit"]
+
+
+def test_a_slow_first_byte_times_out_naming_its_limit(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
+    fake_provider.queue(delay(5))
+    call = chat_call(fake_provider.url)
+
+    limit = timeout_limit(lambda: transport.send(call, Timeouts(first_byte=0.2)))
+
+    assert limit == "first_byte"
+
+
+def test_a_stalled_body_times_out_naming_its_limit(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
+    fake_provider.queue(stall(5, after_bytes=10))
+    answer = transport.send(chat_call(fake_provider.url), Timeouts(stall=0.2))
+
+    assert timeout_limit(lambda: answer.read(1 << 20)) == "stall"
+    answer.close()
+
+
+def test_the_total_deadline_is_named_when_it_is_the_nearer_limit(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
+    fake_provider.queue(delay(5))
+    call = chat_call(fake_provider.url)
+
+    limit = timeout_limit(lambda: transport.send(call, Timeouts(total=0.2)))
+
+    assert limit == "total"
+
+
+def test_a_connect_timeout_names_its_limit(
+    unaccepting_url: str, transport: Transport
+) -> None:
+    call = chat_call(unaccepting_url)
+
+    limit = timeout_limit(lambda: transport.send(call, Timeouts(connect=0.2)))
+
+    assert limit == "connect"
+
+
+def test_a_refused_connection_is_a_connection_error(
+    refused_url: str, transport: Transport
+) -> None:
+    with pytest.raises(errors.ProviderConnectionError, match="could not connect"):
+        transport.send(chat_call(refused_url), Timeouts())
+
+
+def test_a_body_cut_short_is_a_connection_error(
+    fake_provider: FakeServer, transport: Transport
+) -> None:
+    fake_provider.queue(cut(after_bytes=10))
+    answer = transport.send(chat_call(fake_provider.url), Timeouts())
+
+    with pytest.raises(errors.ProviderConnectionError, match="broke"):
+        answer.read(1 << 20)
+    answer.close()
+
+
+def test_a_malformed_url_is_refused_before_any_connection(
+    transport: Transport,
+) -> None:
+    call = chat_call("http://127.0.0.1:notaport")
+
+    with pytest.raises(errors.ProviderError, match="not a valid URL"):
+        transport.send(call, Timeouts())
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Smuggled: 1", "a\nb", "a\x00"])
+def test_a_header_value_with_a_line_break_is_never_sent(
+    fake_provider: FakeServer, transport: Transport, value: str
+) -> None:
+    call = chat_call(fake_provider.url, **{"X-Custom": value})
+
+    with pytest.raises(errors.ProviderError, match="X-Custom"):
+        transport.send(call, Timeouts())
+    assert fake_provider.requests() == []
+
+
+class RawServer:
+    """One connection, scripted by the test: what the client sent, and answers
+    written when the test says so."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.received = b""
+        self.connection: socket.socket | None = None
+        self._accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.connection, _ = self.listener.accept()
+        self._accepted.set()
+
+    def read_request(self) -> bytes:
+        assert self._accepted.wait(5)
+        while b"\r\n\r\n" not in self.received:
+            self.received += self.connection.recv(65536)
+        head, _, body = self.received.partition(b"\r\n\r\n")
+        length = int(
+            next(
+                line.split(b":")[1]
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+        )
+        while len(body) < length:
+            body += self.connection.recv(65536)
+        return head + b"\r\n\r\n" + body
+
+    def write(self, data: bytes) -> None:
+        self.connection.sendall(data)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+        self.listener.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[RawServer]:
+    server = RawServer()
+    yield server
+    server.close()
+
+
+def test_the_request_on_the_wire_is_exactly_the_call(
+    raw_server: RawServer, transport: Transport
+) -> None:
     call = ProviderCall(
         "POST",
-        fake_provider.url + "/v1/chat/completions",
-        {"Authorization": "Bearer k", "Content-Type": "application/json"},
-        b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}',
+        raw_server.url + "/v1/chat/completions?api-version=2024-10-21",
+        {"api-key": "k", "Content-Type": "application/json"},
+        b'{"a": 1}',
+    )
+    sender = threading.Thread(target=lambda: transport.send(call, Timeouts(total=2)))
+    sender.start()
+
+    request = raw_server.read_request()
+    raw_server.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+    sender.join()
+
+    port = raw_server.url.rsplit(":", 1)[1]
+    assert request == (
+        b"POST /v1/chat/completions?api-version=2024-10-21 HTTP/1.1\r\n"
+        b"Host: 127.0.0.1:" + port.encode() + b"\r\n"
+        b"api-key: k\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 8\r\n\r\n"
+        b'{"a": 1}'
     )
 
-    response = transport.send(call, Timeouts())
-    with pytest.raises(errors.ProviderResponseTooLargeError):
-        response.read(64 * 1024)
-    response.close()
-    transport.close()
+
+def test_each_chunk_of_a_stream_is_yielded_as_soon_as_it_arrives(
+    raw_server: RawServer, transport: Transport
+) -> None:
+    call = chat_call(raw_server.url)
+    answers: list[object] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(transport.send(call, Timeouts(total=5)))
+    )
+    sender.start()
+    raw_server.read_request()
+    raw_server.write(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+        b"7\r\ndata: 1\r\n7\r\ndata: 2\r\n"
+    )
+    sender.join()
+    chunks = answers[0].iter_chunks()
+
+    # Two chunks that arrived together are still two pieces; the third has not
+    # been sent when the first two are read.
+    assert next(chunks) == b"data: 1"
+    assert next(chunks) == b"data: 2"
+    raw_server.write(b"7\r\ndata: 3\r\n0\r\n\r\n")
+    assert list(chunks) == [b"data: 3"]
 
 
-def test_urllib3_is_pinned_to_the_version_these_tests_cover() -> None:
-    assert urllib3.__version__ == "2.8.0"
+def test_a_body_delimited_by_the_close_is_read_whole(
+    raw_server: RawServer, transport: Transport
+) -> None:
+    call = chat_call(raw_server.url)
+    answers: list[object] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(transport.send(call, Timeouts(total=5)))
+    )
+    sender.start()
+    raw_server.read_request()
+    raw_server.write(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"ok": ')
+    sender.join()
+    raw_server.write(b"true}")
+    raw_server.connection.close()
+
+    assert answers[0].read(1 << 20) == b'{"ok": true}'
+
+
+def test_a_response_that_is_not_http_is_an_invalid_response(
+    raw_server: RawServer, transport: Transport
+) -> None:
+    call = chat_call(raw_server.url)
+    failures: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            transport.send(call, Timeouts(total=5))
+        except errors.ProviderError as exc:
+            failures.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    raw_server.read_request()
+    raw_server.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+    sender.join()
+
+    assert type(failures[0]) is errors.ProviderInvalidResponseError
+
+
+def test_geventhttpclient_is_pinned_to_the_version_these_tests_cover() -> None:
+    # The transport reads geventhttpclient's response through its parser hooks.
+    assert geventhttpclient.__version__ == "2.6.1"

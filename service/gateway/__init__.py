@@ -1,8 +1,8 @@
 """An OpenAI-compatible AI gateway for automation builders.
 
 ``create_app`` is imported lazily: gunicorn's master loads ``gateway.gunicorn_conf``
-before forking gevent workers, and must not import urllib3 (and its ssl bindings)
-before the workers monkey-patch the standard library.
+before forking gevent workers, and must not import the transport (and the ssl
+bindings under it) before the workers monkey-patch the standard library.
 """
 
 from typing import Any

@@ -1,10 +1,12 @@
 """The one place the gateway talks to providers over the network.
 
-Built on urllib3's connection pools rather than requests' Session (requests is a layer
-over urllib3): on this machine the Session layer cost ~570 µs of CPU per call, more than
-the rest of the gateway's pipeline together (bench/RESULTS.md). Every lower-level error
-is mapped here to the most specific ``ProviderError``; a test walks urllib3's exception
-classes to keep it so.
+Built on geventhttpclient's connection pool and its C HTTP parser (llhttp): the
+gateway runs on gevent, and on this machine urllib3 (with http.client's header
+parsing under it) cost 175-200 µs of CPU per call against 56-96 µs for the same call
+here (bench/RESULTS.md); requests' Session, a layer over urllib3, cost ~570 µs.
+Every lower-level error is mapped here to the most specific ``ProviderError``,
+according to the phase of the call it happened in; a test walks the error classes
+to keep it so.
 
 In-process upstreams (the built-in ``demo`` provider) are mounted by URL prefix and
 answer through the same ``UpstreamResponse`` interface, so they exercise the same
@@ -13,13 +15,21 @@ parsing, streaming and accounting code as a real provider.
 
 from __future__ import annotations
 
-import http.client
+import collections
+import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
-import urllib3
-from urllib3 import exceptions as u3
+from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
+from geventhttpclient.response import (
+    HTTPConnectionClosed,
+    HTTPParseError,
+    HTTPSocketPoolResponse,
+)
 
 from .errors import (
     ProviderConnectionError,
@@ -76,16 +86,69 @@ class LocalResponse(UpstreamResponse):
 LocalHandler = Callable[[ProviderCall], LocalResponse]
 
 
+class _ParsedResponse(HTTPSocketPoolResponse):
+    """geventhttpclient's pooled response, read piece by piece as the parser
+    produces them.
+
+    Its own ``read(n)`` waits until ``n`` bytes are buffered, where a stream needs
+    each event as soon as it arrives; and one piece per HTTP chunk keeps a chunk
+    that arrives with the next one from being judged together with it (a failure
+    after the first piece reaches the client as a stream error). When the body
+    ends the parser hands the socket back to the pool (``_on_message_complete``).
+    """
+
+    def __init__(self, sock: Any, pool: ConnectionPool, **options: Any) -> None:
+        # Set before the base class reads the head, which may parse body bytes.
+        self._pieces: collections.deque[bytes] = collections.deque()
+        super().__init__(sock, pool, **options)
+
+    def _on_body(self, buf: bytearray) -> None:
+        if buf:
+            self._pieces.append(bytes(buf))
+
+    def read_piece(self, timeout: float) -> bytes:
+        """The next piece of the body, waiting up to ``timeout`` seconds per
+        receive; ``b""`` once the body is complete.
+
+        Raises TimeoutError, OSError or HTTPParseError; the socket is dropped then.
+        """
+        while not self._pieces and not self.message_complete:
+            sock = self._sock
+            if sock is None:
+                raise HTTPConnectionClosed("the connection closed")
+            try:
+                sock.settimeout(timeout)
+                data = sock.recv(self.block_size)
+                if data:
+                    self.feed(data)
+                else:
+                    self._end_of_stream()
+            except BaseException:
+                self.release()
+                raise
+
+        return self._pieces.popleft() if self._pieces else b""
+
+    def _end_of_stream(self) -> None:
+        """The provider closed the connection: that completes a body delimited by
+        the close; any other body was cut short."""
+        try:
+            self.feed(b"")
+        except HTTPParseError:
+            pass
+        if not self.message_complete:
+            raise HTTPConnectionClosed("the connection closed mid-body")
+
+
 class _PooledResponse(UpstreamResponse):
     def __init__(
-        self, raw: urllib3.BaseHTTPResponse, timeouts: Timeouts, deadline: float
+        self, parsed: _ParsedResponse, timeouts: Timeouts, deadline: float
     ) -> None:
-        self._raw = raw
+        self._parsed = parsed
         self._timeouts = timeouts
         self._deadline = deadline
-        self._done = False
-        self.status = raw.status
-        self.headers = {name.lower(): value for name, value in raw.headers.items()}
+        self.status = parsed.status_code
+        self.headers = {name.lower(): value for name, value in parsed.items()}
 
     def read(self, limit: int) -> bytes:
         parts: list[bytes] = []
@@ -105,22 +168,17 @@ class _PooledResponse(UpstreamResponse):
         try:
             while True:
                 wait, limit = self._next_wait()
-                _set_read_timeout(self._raw, wait)
-                chunk = self._raw.read1(READ_CHUNK_BYTES)
+                chunk = self._parsed.read_piece(wait)
                 if not chunk:
-                    self._done = True
                     return
                 yield chunk
         except Exception as exc:
-            raise _with_limit(map_transport_error(exc), limit) from exc
+            raise _with_limit(map_transport_error(exc, "body"), limit) from exc
 
     def close(self) -> None:
-        if self._done:
-            self._raw.release_conn()
-        else:
-            # A half-read body cannot go back to the pool.
-            self._raw.close()
-            self._raw.release_conn()
+        # Back to the pool if the body was read to its end; a half-read body
+        # cannot go back, so its connection is closed.
+        self._parsed.release()
 
     def _next_wait(self) -> tuple[float, str]:
         """Seconds to wait for the next chunk, and the limit that sets them."""
@@ -135,17 +193,31 @@ class _PooledResponse(UpstreamResponse):
         return self._timeouts.stall, "stall"
 
 
+class _Route:
+    """A provider URL, parsed once: its connection pool and its request target."""
+
+    __slots__ = ("pool", "target", "host")
+
+    def __init__(self, pool: ConnectionPool, target: str, host: str) -> None:
+        self.pool = pool
+        self.target = target
+        self.host = host
+
+
 class Transport:
     """Pooled HTTP to providers, plus in-process upstreams mounted by URL prefix."""
 
     def __init__(self, max_connections: int = 1000) -> None:
-        self._pool = urllib3.PoolManager(
-            num_pools=64, maxsize=max_connections, block=False, retries=False
-        )
+        # A pool holds at most this many connections and makes a caller wait for
+        # one beyond that; a worker never has more calls in flight than its
+        # connection limit, so nobody waits.
+        self._max_connections = max_connections
         self._mounts: dict[str, LocalHandler] = {}
-        # URL -> (connection pool, path): a provider's URLs are few and fixed, so
-        # each is parsed once rather than on every call (PoolManager.urlopen would).
-        self._routes: dict[str, tuple[urllib3.HTTPConnectionPool, str]] = {}
+        # (scheme, host, port, connect timeout) -> pool: the pool sets the timeout
+        # when it connects.
+        self._pools: dict[tuple[str, str, int, float], ConnectionPool] = {}
+        # (URL, connect timeout) -> route: a provider's URLs are few and fixed.
+        self._routes: dict[tuple[str, float], _Route] = {}
 
     def mount(self, prefix: str, handler: LocalHandler) -> None:
         """Answer calls whose URL starts with ``prefix`` in-process."""
@@ -154,76 +226,139 @@ class Transport:
     def send(self, call: ProviderCall, timeouts: Timeouts) -> UpstreamResponse:
         """Send ``call`` and return once the response head has arrived.
 
-        Raises ProviderConnectionError or ProviderTimeoutError; HTTP error statuses
-        are returned, not raised (the provider module decides what they mean).
+        Raises ProviderConnectionError or ProviderTimeoutError (or ProviderError for
+        a URL or header that cannot be sent); HTTP error statuses are returned, not
+        raised (the provider module decides what they mean).
         """
         for prefix, handler in self._mounts.items():
             if call.url.startswith(prefix):
                 return handler(call)
 
         deadline = time.monotonic() + timeouts.total
-        first_byte = min(timeouts.first_byte, timeouts.total)
         connect = min(timeouts.connect, timeouts.total)
+        first_byte = min(timeouts.first_byte, timeouts.total)
+        route = self._route(call.url, connect)
+        message = _request_message(call, route)
+        phase = "connect"
         try:
-            pool, path = self._route(call.url)
-            raw = pool.urlopen(
-                call.method,
-                path,
-                body=call.body,
-                headers=call.headers,
-                timeout=urllib3.Timeout(connect=connect, read=first_byte),
-                preload_content=False,
-                decode_content=True,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
+            sock = route.pool.get_socket()
+            phase = "first_byte"
+            try:
+                sock.settimeout(first_byte)
+                sock.sendall(message)
+            except BaseException:
+                route.pool.release_socket(sock)
+                raise
+            parsed = _ParsedResponse(
+                sock, route.pool, block_size=READ_CHUNK_BYTES, method=call.method
             )
         except Exception as exc:
-            phase = (
-                "connect" if isinstance(exc, u3.ConnectTimeoutError) else "first_byte"
-            )
             limit = "total" if getattr(timeouts, phase) > timeouts.total else phase
-            raise _with_limit(map_transport_error(exc), limit) from exc
+            raise _with_limit(map_transport_error(exc, phase), limit) from exc
 
-        return _PooledResponse(raw, timeouts, deadline)
+        return _PooledResponse(parsed, timeouts, deadline)
 
-    def _route(self, url: str) -> tuple[urllib3.HTTPConnectionPool, str]:
-        route = self._routes.get(url)
-        if route is None:
-            parsed = urllib3.util.parse_url(url)
-            path = parsed.request_uri
-            route = (self._pool.connection_from_url(url), path)
-            if len(self._routes) < 1024:
-                self._routes[url] = route
+    def _route(self, url: str, connect: float) -> _Route:
+        route = self._routes.get((url, connect))
+        if route is not None:
+            return route
+
+        try:
+            parts = urlsplit(url)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise ProviderError("the provider's base URL is not a valid URL") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ProviderError("the provider's base URL is not a valid URL")
+
+        pool = self._pool(parts.scheme, parts.hostname, port, connect)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        host = parts.netloc.rpartition("@")[2]
+        route = _Route(pool, target, host)
+        if len(self._routes) < 1024:
+            self._routes[(url, connect)] = route
 
         return route
 
+    def _pool(
+        self, scheme: str, host: str, port: int, connect: float
+    ) -> ConnectionPool:
+        key = (scheme, host, port, connect)
+        pool = self._pools.get(key)
+        if pool is None:
+            kind = SSLConnectionPool if scheme == "https" else ConnectionPool
+            pool = kind(
+                host,
+                port,
+                host,
+                port,
+                size=self._max_connections,
+                connection_timeout=connect,
+            )
+            self._pools[key] = pool
+
+        return pool
+
     def close(self) -> None:
         self._routes.clear()
-        self._pool.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
 
-def map_transport_error(exc: BaseException) -> ProviderError:
-    """Translate a urllib3 or socket error into the most specific ProviderError."""
+# RFC 9110 field-name token, and a field value without CR, LF or NUL.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[^\r\n\x00]*")
+
+
+def _request_message(call: ProviderCall, route: _Route) -> bytes:
+    """The HTTP/1.1 request: head and body, ready for one ``sendall``.
+
+    Raises ProviderError for a header that cannot be sent as it is (a line break in
+    a value would let the value smuggle headers of its own).
+    """
+    lines = [f"{call.method} {route.target} HTTP/1.1", f"Host: {route.host}"]
+    for name, value in call.headers.items():
+        if not _FIELD_NAME.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            raise ProviderError(f"header {name!r} for the provider is not valid HTTP")
+        if name.lower() not in ("host", "content-length"):
+            lines.append(f"{name}: {value}")
+    body = call.body or b""
+    lines.append(f"Content-Length: {len(body)}")
+    try:
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ProviderError("a header for the provider is not Latin-1 text") from exc
+
+    return head + body
+
+
+def map_transport_error(exc: BaseException, phase: str) -> ProviderError:
+    """Translate a socket, TLS or HTTP parsing error into the most specific
+    ProviderError. ``phase`` is where it happened: ``connect``, ``first_byte``
+    (sending and waiting for the response head) or ``body``."""
     if isinstance(exc, ProviderError):
         return exc
-    if isinstance(exc, u3.NewConnectionError | u3.NameResolutionError):
-        return ProviderConnectionError("could not connect to the provider")
-    if isinstance(exc, u3.ConnectTimeoutError):
-        return ProviderTimeoutError("connecting to the provider timed out")
-    if isinstance(exc, u3.ReadTimeoutError | socket.timeout | TimeoutError):
+    if isinstance(exc, TimeoutError):
+        if phase == "connect":
+            return ProviderTimeoutError("connecting to the provider timed out")
         return ProviderTimeoutError("the provider did not answer in time")
-    if isinstance(exc, u3.DecodeError):
-        return ProviderInvalidResponseError("the provider's response did not decode")
-    if isinstance(exc, u3.LocationValueError | u3.ProxySchemeUnsupported):
-        return ProviderError("the provider's base URL is not a valid URL")
-    if isinstance(exc, http.client.IncompleteRead):
-        return ProviderConnectionError("the connection to the provider broke")
-    if isinstance(exc, http.client.HTTPException):
-        return ProviderInvalidResponseError("the provider's response was not HTTP")
-    if isinstance(exc, u3.SSLError):
+    if isinstance(exc, socket.gaierror):
+        return ProviderConnectionError("could not resolve the provider's host")
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return ProviderConnectionError("TLS with the provider failed")
-    if isinstance(exc, u3.HTTPError | OSError):
+    if isinstance(exc, HTTPConnectionClosed):
+        return ProviderConnectionError("the connection to the provider broke")
+    if isinstance(exc, HTTPParseError):
+        return ProviderInvalidResponseError("the provider's response was not HTTP")
+    if isinstance(exc, OSError) or (
+        phase == "connect" and isinstance(exc, RuntimeError)
+    ):
+        # The pool raises RuntimeError when a host resolves to no address.
+        if phase == "connect":
+            return ProviderConnectionError("could not connect to the provider")
         return ProviderConnectionError("the connection to the provider broke")
 
     raise exc
@@ -237,10 +372,3 @@ def _with_limit(error: ProviderError, limit: str) -> ProviderError:
         error.details = {"limit": limit, **(error.details or {})}
 
     return error
-
-
-def _set_read_timeout(raw: urllib3.BaseHTTPResponse, seconds: float) -> None:
-    connection = getattr(raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        sock.settimeout(seconds)

@@ -24,6 +24,7 @@ import logging
 import socket
 import socketserver
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from types import ModuleType
@@ -157,6 +158,12 @@ class _Server(http.server.ThreadingHTTPServer):
             self.close_request(request)
         else:
             super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client may reset a connection it no longer wants (a half-read body
+        # cannot be reused); that is not an error of the fake's.
+        if not isinstance(sys.exc_info()[1], ConnectionResetError):
+            super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self._lock:
