@@ -343,7 +343,7 @@ _TOKEN_FACTS = (
 def gateway_headers(call: CallContext) -> dict[str, str]:
     """The ``x-gateway-*`` headers of a completed call."""
     facts = gateway_facts(call)
-    headers = {"x-request-id": call.request_id}
+    headers: dict[str, str] = {}
     for name in ("provider", "model", "target", "attempts"):
         if facts[name] is not None:
             headers[f"x-gateway-{name}"] = str(facts[name])
@@ -361,22 +361,11 @@ def gateway_headers(call: CallContext) -> dict[str, str]:
     return headers
 
 
-def stream_headers(call: CallContext) -> dict[str, str]:
-    """Headers known when a stream starts (tokens and cost come in its last chunk)."""
-    headers = {"x-request-id": call.request_id}
-    if call.target is not None:
-        headers["x-gateway-provider"] = call.target.provider
-        headers["x-gateway-model"] = call.target.model
-        headers["x-gateway-target"] = call.target.id
-    headers["x-gateway-attempts"] = str(len(call.attempts_made()))
-    headers.update(response_headers(call))
-    return headers
-
-
-def error_headers(call: CallContext) -> dict[str, str]:
-    """Headers of an error answer: the request id; once a provider was tried, the
-    target tried last and the attempts made; once admitted, the rate-limit headers."""
-    headers = {"x-request-id": call.request_id}
+def target_headers(call: CallContext) -> dict[str, str]:
+    """Headers known before tokens and cost are (a stream's start, an error): once a
+    provider was tried, the target tried last and the attempts made; once admitted,
+    the rate-limit headers. A stream's tokens and cost come in its last chunk."""
+    headers: dict[str, str] = {}
     made = call.attempts_made()
     target = call.target or (made[-1].target if made else None)
     if target is not None:

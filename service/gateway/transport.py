@@ -39,7 +39,7 @@ from .errors import (
     ProviderTimeoutError,
 )
 from .providers.types import ProviderCall
-from .routing.policy import Timeouts
+from .routing.policy import Timeouts, with_limit
 
 READ_CHUNK_BYTES = 64 * 1024
 
@@ -173,7 +173,7 @@ class _PooledResponse(UpstreamResponse):
                     return
                 yield chunk
         except Exception as exc:
-            raise _with_limit(map_transport_error(exc, "body"), limit) from exc
+            raise with_limit(map_transport_error(exc, "body"), limit) from exc
 
     def close(self) -> None:
         # Back to the pool if the body was read to its end; a half-read body
@@ -184,7 +184,7 @@ class _PooledResponse(UpstreamResponse):
         """Seconds to wait for the next chunk, and the limit that sets them."""
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise _with_limit(
+            raise with_limit(
                 ProviderTimeoutError("the provider did not finish in time"), "total"
             )
         if self._timeouts.stall > remaining:
@@ -254,7 +254,7 @@ class Transport:
             )
         except Exception as exc:
             limit = "total" if getattr(timeouts, phase) > timeouts.total else phase
-            raise _with_limit(map_transport_error(exc, phase), limit) from exc
+            raise with_limit(map_transport_error(exc, phase), limit) from exc
 
         return _PooledResponse(parsed, timeouts, deadline)
 
@@ -362,13 +362,3 @@ def map_transport_error(exc: BaseException, phase: str) -> ProviderError:
         return ProviderConnectionError("the connection to the provider broke")
 
     raise exc
-
-
-def _with_limit(error: ProviderError, limit: str) -> ProviderError:
-    """Name on a timeout which limit fired (see ``Timeouts``): the circuit breaker
-    counts the route's own limits against a target, not the request's deadline.
-    A limit already named stays."""
-    if isinstance(error, ProviderTimeoutError):
-        error.details = {"limit": limit, **(error.details or {})}
-
-    return error

@@ -43,7 +43,7 @@ def error_response(error: GatewayError) -> Response:
     if call is not None:
         call.error = error
         call.status = error.status
-        headers = pipeline.error_headers(call)
+        headers = pipeline.target_headers(call)
     request_id = g.get("request_id")
     response = Response(
         orjson.dumps(error.to_body(request_id), option=orjson.OPT_NON_STR_KEYS),
@@ -57,8 +57,6 @@ def error_response(error: GatewayError) -> Response:
     if error.status == 429 and retry_after and "Retry-After" not in response.headers:
         # The provider's own wait, passed on so clients back off instead of hammering.
         response.headers["Retry-After"] = str(math.ceil(retry_after))
-    if request_id:
-        response.headers["x-request-id"] = request_id
 
     return response
 

@@ -127,7 +127,7 @@ def chat_completions() -> Response:
     if body.get("stream") is True:
         stream = pipeline.start_chat_stream(gateway, call, body)
         g.stream_owns_call = True
-        headers = {**pipeline.stream_headers(call), "Cache-Control": "no-cache"}
+        headers = {**pipeline.target_headers(call), "Cache-Control": "no-cache"}
         return Response(stream, mimetype="text/event-stream", headers=headers)
 
     result = pipeline.complete_chat(gateway, call, body)
@@ -198,7 +198,7 @@ def create_response() -> Response:
         g.stream_owns_call = True
         state = responses_api.ResponseStream(body, response_id)
         events = responses_api.relay_stream(chat_stream, state)
-        headers = {**pipeline.stream_headers(call), "Cache-Control": "no-cache"}
+        headers = {**pipeline.target_headers(call), "Cache-Control": "no-cache"}
         return Response(events, mimetype="text/event-stream", headers=headers)
 
     completion = pipeline.complete_chat(gateway, call, chat_body)

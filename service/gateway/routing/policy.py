@@ -164,6 +164,16 @@ def breaker_verdict(error: BaseException | None) -> Verdict:
     return Verdict(ALIVE, error.type)
 
 
+def with_limit(error: ProviderError, limit: str) -> ProviderError:
+    """Name on a timeout which of ``LIMITS`` fired: the circuit breaker counts a
+    route's own limits against a target, not the request's deadline. A limit
+    already named stays; other errors pass unchanged."""
+    if isinstance(error, ProviderTimeoutError):
+        error.details = {"limit": limit, **(error.details or {})}
+
+    return error
+
+
 def timeout_limit(error: ProviderTimeoutError) -> str | None:
     """Which of ``LIMITS`` fired (None: not said)."""
     limit = (error.details or {}).get("limit")

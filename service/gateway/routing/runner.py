@@ -51,6 +51,7 @@ from .policy import (
     select_levels,
     should_fall_back,
     should_retry,
+    with_limit,
 )
 
 Result = TypeVar("Result")
@@ -234,9 +235,11 @@ def _attempt(
     gateway = state.gateway
     remaining = state.remaining()
     if remaining <= 0:
-        raise ProviderTimeoutError(
-            f"the request did not finish within {state.timeouts.total:g} s",
-            details={"limit": "total"},
+        raise with_limit(
+            ProviderTimeoutError(
+                f"the request did not finish within {state.timeouts.total:g} s"
+            ),
+            "total",
         )
     timeouts = replace(state.timeouts, total=remaining)
     load = gateway.load.get(target.id) or TargetLoad()
