@@ -7,8 +7,11 @@ compares the request ids the clients received with the rows in the database.
 
     .venv/bin/python bench/crash_loss.py [--seconds 8] [--kills 3]
 
-Rows are written by a background thread every 100 ms, so a killed worker can lose at
-most the rows of its last interval: at R requests/s on that worker, about R/10.
+Rows are written by a background thread every 100 ms, so a killed worker loses the
+rows it has not committed yet: those of its last interval (at R requests/s on that
+worker, about R/10), more when its last write was waiting on SQLite. The clients note
+when each answer arrived, so the report also says how long before the kill the
+oldest lost answer came: how far the killed worker's writer was behind.
 """
 
 from __future__ import annotations
@@ -88,6 +91,8 @@ def main() -> None:
     key = json.loads(created.stdout)["key"]
 
     received: list[str] = []
+    answered_at: dict[str, float] = {}
+    killed_at: list[float] = []
     failed = [0]
     lock = threading.Lock()
     stop = time.monotonic() + args.seconds
@@ -107,8 +112,10 @@ def main() -> None:
                     failed[0] += 1
                 continue
             if response.status_code == 200:
+                request_id = response.headers["x-request-id"]
                 with lock:
-                    received.append(response.headers["x-request-id"])
+                    received.append(request_id)
+                    answered_at[request_id] = time.monotonic()
 
     threads = [threading.Thread(target=client) for _ in range(16)]
     for thread in threads:
@@ -118,6 +125,7 @@ def main() -> None:
         time.sleep(args.seconds / (args.kills + 1))
         pids = worker_pids(server.pid)
         if pids:
+            killed_at.append(time.monotonic())
             os.kill(pids[number % len(pids)], signal.SIGKILL)
             killed += 1
     for thread in threads:
@@ -138,8 +146,22 @@ def main() -> None:
     print(
         f"workers SIGKILLed: {killed}; answered requests with no row: {len(lost)} "
         f"({len(lost) / max(killed, 1):.1f} per kill; "
-        f"bound ~ {rate / 2 / 10:.0f} per kill = one worker's 100 ms)"
+        f"one worker's 100 ms ~ {rate / 2 / 10:.0f})"
     )
+    if lost and killed_at:
+        behind = [
+            max(
+                0.0,
+                min(k for k in killed_at if k >= answered_at[r] - 0.05)
+                - answered_at[r],
+            )
+            for r in lost
+            if any(k >= answered_at[r] - 0.05 for k in killed_at)
+        ]
+        print(
+            f"oldest lost answer came {1000 * max(behind, default=0):.0f} ms "
+            "before the kill that lost it"
+        )
     print(f"rows written: {len(rows)}; logs in {workdir}")
     sys.exit(0)
 

@@ -4,11 +4,14 @@ they arrive; the request on the wire is exactly the call; the size limit holds."
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import socket
 import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import geventhttpclient
 import pytest
@@ -390,3 +393,35 @@ def test_a_response_that_is_not_http_is_an_invalid_response(
 def test_geventhttpclient_is_pinned_to_the_version_these_tests_cover() -> None:
     # The transport reads geventhttpclient's response through its parser hooks.
     assert geventhttpclient.__version__ == "2.6.1"
+
+
+@pytest.fixture
+def untrusted_tls_url(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server whose self-signed certificate no trust store holds."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def handshake() -> None:
+        connection, _ = listener.accept()
+        with contextlib.suppress(ssl.SSLError, OSError):
+            context.wrap_socket(connection, server_side=True).recv(1)
+        connection.close()
+
+    threading.Thread(target=handshake, daemon=True).start()
+    yield f"https://localhost:{listener.getsockname()[1]}"
+    listener.close()
+
+
+def test_a_provider_certificate_that_is_not_trusted_is_refused(
+    untrusted_tls_url: str, transport: Transport
+) -> None:
+    with pytest.raises(errors.ProviderConnectionError, match="TLS"):
+        transport.send(chat_call(untrusted_tls_url), Timeouts(total=5))

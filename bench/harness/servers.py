@@ -184,7 +184,7 @@ def ours_key(ctx: Context, launch: Launch) -> str:
 
 def ours_versions(ctx: Context) -> dict[str, str]:
     python = ctx.repo / ".venv" / "bin" / "python"
-    names = ["ai-gateway", "Flask", "gunicorn", "gevent", "requests", "httpx2"]
+    names = ["ai-gateway", "Flask", "gunicorn", "gevent", "geventhttpclient", "orjson"]
     found = package_versions(python, names)
     interpreter = command_output([str(python), "--version"])
     return {

@@ -106,25 +106,49 @@ def held_200(points: list[dict], delay_s: float) -> Verdict:
     return Verdict(target, measured, passed)
 
 
-def held_1000(points: list[dict]) -> Verdict:
+def held_1000(points: list[dict], delay_s: float) -> list[Verdict]:
+    """The target as the issue words it, and the reading of it a server can reach.
+
+    1,000 clients that each wait ``delay_s`` upstream make at most 1000 / delay_s
+    calls a second, so a server whose fast maximum is above 1.25x that cannot reach
+    80 % of its own maximum here; the second verdict takes 80 % of the lower of the
+    two."""
     target = "c=1000 on the 1 s upstream: zero errors and timeouts, >= 80 % of own max"
+    reachable = (
+        "c=1000 on the 1 s upstream: zero errors and timeouts, "
+        ">= 80 % of the lower of own max and the ideal"
+    )
     ours = select(points, "ours", "slow", 1000)
     fast = [
         mean([p["ok_rps"] for p in select(points, "ours", "fast", c)])
         for c in sorted({p["connections"] for p in points if p["suite"] == "fast"})
     ]
     if not ours or not fast:
-        return Verdict(target, "not measured", None)
+        return [
+            Verdict(target, "not measured", None),
+            Verdict(reachable, "not measured", None),
+        ]
 
     rps = mean([p["ok_rps"] for p in ours])
     best = max(fast)
+    ceiling = min(best, 1000 / delay_s)
     non_2xx, sock, timeouts = error_counts(ours)
-    measured = (
-        f"{rps:.0f} rps = {100 * rps / max(best, 0.1):.0f} % of {best:.0f} (fast max); "
-        f"non-2xx {non_2xx}, socket errors {sock}, timeouts {timeouts}"
-    )
-    passed = non_2xx + sock + timeouts == 0 and rps >= 0.8 * best
-    return Verdict(target, measured, passed)
+    errors = f"non-2xx {non_2xx}, socket errors {sock}, timeouts {timeouts}"
+    clean = non_2xx + sock + timeouts == 0
+    return [
+        Verdict(
+            target,
+            f"{rps:.0f} rps = {100 * rps / max(best, 0.1):.0f} % of {best:.0f} "
+            f"(fast max); {errors}",
+            clean and rps >= 0.8 * best,
+        ),
+        Verdict(
+            reachable,
+            f"{rps:.0f} rps = {100 * rps / max(ceiling, 0.1):.0f} % of "
+            f"{ceiling:.0f}; {errors}",
+            clean and rps >= 0.8 * ceiling,
+        ),
+    ]
 
 
 def worker_rss(points: list[dict], rest: list[dict]) -> Verdict:
@@ -157,7 +181,7 @@ def evaluate(results: dict) -> list[Verdict]:
     verdicts += [
         added_latency(points),
         held_200(points, delay_s),
-        held_1000(points),
+        *held_1000(points, delay_s),
         worker_rss(points, rest),
         soak_not_run(),
     ]

@@ -60,7 +60,7 @@ def test_every_target_passes_on_figures_that_meet_them():
     verdicts = targets.evaluate(results_where())
 
     measured = [v for v in verdicts if v.passed is not None]
-    assert len(measured) == 8
+    assert len(measured) == 9
     assert all(v.passed for v in measured)
 
 
@@ -77,6 +77,22 @@ def test_a_timeout_per_repetition_at_200_fails_the_slow_target():
     held = [v for v in verdicts if v.target.startswith("c=200")][0]
     assert held.passed is False
     assert "timeouts 2" in held.measured
+
+
+def test_c1000_is_judged_against_own_max_and_against_what_the_upstream_allows():
+    # Fast max 1,500 RPS: 80 % of it (1,200) is beyond the 1,000 calls a second
+    # that 1,000 clients of a 1 s upstream can make; 850 is 85 % of that.
+    results = results_where(ours_rps=1500.0)
+    for p in results["points"]:
+        if p["server"] == "ours" and p["connections"] == 1000:
+            p["ok_rps"] = 850.0
+
+    literal, reachable = targets.held_1000(results["points"], 1.0)
+
+    assert literal.passed is False
+    assert "57 % of 1500" in literal.measured
+    assert reachable.passed is True
+    assert "85 % of 1000" in reachable.measured
 
 
 def test_added_latency_compares_with_portkey_over_the_direct_call():

@@ -1,9 +1,9 @@
 """The one place the gateway talks to providers over the network.
 
-Built on geventhttpclient's connection pool and its C HTTP parser (llhttp): the
-gateway runs on gevent, and on this machine urllib3 (with http.client's header
-parsing under it) cost 175-200 µs of CPU per call against 56-96 µs for the same call
-here (bench/RESULTS.md); requests' Session, a layer over urllib3, cost ~570 µs.
+Built on geventhttpclient's connection pool and its C HTTP parser (llhttp): on this
+machine a call through this module costs 90-99 µs of CPU, through urllib3 (with
+http.client parsing headers under it) 219-227 µs (``bench/client_cost.py``,
+bench/RESULTS.md); requests' Session, a layer over urllib3, cost ~570 µs more.
 Every lower-level error is mapped here to the most specific ``ProviderError``,
 according to the phase of the call it happened in; a test walks the error classes
 to keep it so.

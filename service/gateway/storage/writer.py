@@ -8,8 +8,9 @@ the worker's event loop; so the thread and its sleep are taken from the unpatche
 standard library.
 
 ``close`` (called when the worker exits, including on SIGTERM) drains what is left,
-so a clean shutdown loses nothing. A crash of the process loses at most the rows
-submitted in the last ``interval`` (bench/RESULTS.md has the measurement).
+so a clean shutdown loses nothing. A crash of the process loses the rows not yet
+committed: those of the last ``interval``, more when a write was waiting on SQLite
+(bench/RESULTS.md has the measurement).
 """
 
 from __future__ import annotations
