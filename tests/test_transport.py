@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import geventhttpclient
 import pytest
@@ -171,15 +172,18 @@ def timeout_limit(send: Callable[[], object]) -> str:
     return caught.value.details["limit"]
 
 
-def test_a_slow_first_byte_times_out_naming_its_limit(
-    fake_provider: FakeServer, transport: Transport
+@pytest.mark.parametrize(
+    ("timeouts", "expected"),
+    [(Timeouts(first_byte=0.2), "first_byte"), (Timeouts(total=0.2), "total")],
+    ids=["first-byte", "total-is-nearer"],
+)
+def test_a_slow_first_byte_times_out_naming_the_nearer_limit(
+    fake_provider: FakeServer, transport: Transport, timeouts: Timeouts, expected: str
 ) -> None:
     fake_provider.queue(delay(5))
     call = chat_call(fake_provider.url)
 
-    limit = timeout_limit(lambda: transport.send(call, Timeouts(first_byte=0.2)))
-
-    assert limit == "first_byte"
+    assert timeout_limit(lambda: transport.send(call, timeouts)) == expected
 
 
 def test_a_stalled_body_times_out_naming_its_limit(
@@ -190,17 +194,6 @@ def test_a_stalled_body_times_out_naming_its_limit(
 
     assert timeout_limit(lambda: answer.read(1 << 20)) == "stall"
     answer.close()
-
-
-def test_the_total_deadline_is_named_when_it_is_the_nearer_limit(
-    fake_provider: FakeServer, transport: Transport
-) -> None:
-    fake_provider.queue(delay(5))
-    call = chat_call(fake_provider.url)
-
-    limit = timeout_limit(lambda: transport.send(call, Timeouts(total=0.2)))
-
-    assert limit == "total"
 
 
 def test_a_connect_timeout_names_its_limit(
@@ -299,6 +292,27 @@ def raw_server() -> Iterator[RawServer]:
     server.close()
 
 
+def send_and_answer(
+    server: RawServer, transport: Transport, call: ProviderCall, reply: bytes
+) -> tuple[bytes, Any]:
+    """Send ``call`` from a thread and answer it with ``reply``: the request the
+    server read, and what ``send`` returned or raised."""
+    outcome: list[Any] = []
+
+    def send() -> None:
+        try:
+            outcome.append(transport.send(call, Timeouts(total=5)))
+        except errors.ProviderError as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    request = server.read_request()
+    server.write(reply)
+    sender.join()
+    return request, outcome[0]
+
+
 def test_the_request_on_the_wire_is_exactly_the_call(
     raw_server: RawServer, transport: Transport
 ) -> None:
@@ -308,12 +322,10 @@ def test_the_request_on_the_wire_is_exactly_the_call(
         {"api-key": "k", "Content-Type": "application/json"},
         b'{"a": 1}',
     )
-    sender = threading.Thread(target=lambda: transport.send(call, Timeouts(total=2)))
-    sender.start()
 
-    request = raw_server.read_request()
-    raw_server.write(b"HTTP/1.1 204 No Content\r\n\r\n")
-    sender.join()
+    request, _ = send_and_answer(
+        raw_server, transport, call, b"HTTP/1.1 204 No Content\r\n\r\n"
+    )
 
     port = raw_server.url.rsplit(":", 1)[1]
     assert request == (
@@ -328,20 +340,15 @@ def test_the_request_on_the_wire_is_exactly_the_call(
 def test_each_chunk_of_a_stream_is_yielded_as_soon_as_it_arrives(
     raw_server: RawServer, transport: Transport
 ) -> None:
-    call = chat_call(raw_server.url)
-    answers: list[object] = []
-    sender = threading.Thread(
-        target=lambda: answers.append(transport.send(call, Timeouts(total=5)))
-    )
-    sender.start()
-    raw_server.read_request()
-    raw_server.write(
+    _, answer = send_and_answer(
+        raw_server,
+        transport,
+        chat_call(raw_server.url),
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         b"Transfer-Encoding: chunked\r\n\r\n"
-        b"7\r\ndata: 1\r\n7\r\ndata: 2\r\n"
+        b"7\r\ndata: 1\r\n7\r\ndata: 2\r\n",
     )
-    sender.join()
-    chunks = answers[0].iter_chunks()
+    chunks = answer.iter_chunks()
 
     # Two chunks that arrived together are still two pieces; the third has not
     # been sent when the first two are read.
@@ -354,40 +361,26 @@ def test_each_chunk_of_a_stream_is_yielded_as_soon_as_it_arrives(
 def test_a_body_delimited_by_the_close_is_read_whole(
     raw_server: RawServer, transport: Transport
 ) -> None:
-    call = chat_call(raw_server.url)
-    answers: list[object] = []
-    sender = threading.Thread(
-        target=lambda: answers.append(transport.send(call, Timeouts(total=5)))
+    _, answer = send_and_answer(
+        raw_server,
+        transport,
+        chat_call(raw_server.url),
+        b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"ok": ',
     )
-    sender.start()
-    raw_server.read_request()
-    raw_server.write(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"ok": ')
-    sender.join()
     raw_server.write(b"true}")
     raw_server.connection.close()
 
-    assert answers[0].read(1 << 20) == b'{"ok": true}'
+    assert answer.read(1 << 20) == b'{"ok": true}'
 
 
 def test_a_response_that_is_not_http_is_an_invalid_response(
     raw_server: RawServer, transport: Transport
 ) -> None:
-    call = chat_call(raw_server.url)
-    failures: list[BaseException] = []
+    _, failure = send_and_answer(
+        raw_server, transport, chat_call(raw_server.url), b"SSH-2.0-OpenSSH_9.6\r\n\r\n"
+    )
 
-    def send() -> None:
-        try:
-            transport.send(call, Timeouts(total=5))
-        except errors.ProviderError as exc:
-            failures.append(exc)
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    raw_server.read_request()
-    raw_server.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
-    sender.join()
-
-    assert type(failures[0]) is errors.ProviderInvalidResponseError
+    assert type(failure) is errors.ProviderInvalidResponseError
 
 
 def test_geventhttpclient_is_pinned_to_the_version_these_tests_cover() -> None:
