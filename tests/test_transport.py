@@ -5,15 +5,18 @@ they arrive; the request on the wire is exactly the call; the size limit holds."
 from __future__ import annotations
 
 import contextlib
+import gzip
 import inspect
 import socket
 import ssl
 import subprocess
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import brotli
 import geventhttpclient
 import pytest
 from geventhttpclient import _parser, response
@@ -29,9 +32,9 @@ pytest_plugins = ["tests.fakes.plugin"]
 
 PHASES = ("connect", "first_byte", "body")
 
-# What the socket layer under the pool and the parser raises, besides the parser's
-# own classes (collected below).
-SOCKET_ERRORS = [
+# What the socket layer under the pool, the parser and the body decoders raise,
+# besides the parser's own classes (collected below).
+LOWER_LEVEL_ERRORS = [
     TimeoutError,
     socket.gaierror,
     ConnectionRefusedError,
@@ -43,6 +46,8 @@ SOCKET_ERRORS = [
     ssl.SSLCertVerificationError,
     ssl.SSLEOFError,
     ssl.CertificateError,
+    zlib.error,
+    brotli.error,
 ]
 
 
@@ -57,7 +62,7 @@ def parser_errors() -> list[type[BaseException]]:
 
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize(
-    "cls", SOCKET_ERRORS + parser_errors(), ids=lambda c: c.__name__
+    "cls", LOWER_LEVEL_ERRORS + parser_errors(), ids=lambda c: c.__name__
 )
 def test_every_lower_level_error_maps_to_a_provider_error(
     cls: type[BaseException], phase: str
@@ -381,6 +386,75 @@ def test_a_response_that_is_not_http_is_an_invalid_response(
     )
 
     assert type(failure) is errors.ProviderInvalidResponseError
+
+
+def compressed(encoding: str, data: bytes) -> bytes:
+    if encoding == "gzip":
+        return gzip.compress(data)
+    if encoding == "deflate":
+        return zlib.compress(data)
+    return brotli.compress(data)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_compressed_body_is_decoded(
+    raw_server: RawServer, transport: Transport, encoding: str
+) -> None:
+    body = compressed(encoding, b'{"ok": true}' * 100)
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+    _, answer = send_and_answer(
+        raw_server, transport, chat_call(raw_server.url), head + body
+    )
+
+    assert answer.read(1 << 20) == b'{"ok": true}' * 100
+
+
+def test_a_compressed_stream_is_decoded_as_it_arrives(
+    raw_server: RawServer, transport: Transport
+) -> None:
+    encoder = zlib.compressobj(wbits=31)
+    first = encoder.compress(b"data: 1\n\n") + encoder.flush(zlib.Z_SYNC_FLUSH)
+    _, answer = send_and_answer(
+        raw_server,
+        transport,
+        chat_call(raw_server.url),
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(first), first),
+    )
+    chunks = answer.iter_chunks()
+
+    assert next(chunks) == b"data: 1\n\n"
+    rest = encoder.compress(b"data: 2\n\n") + encoder.flush()
+    raw_server.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
+    assert b"".join(chunks) == b"data: 2\n\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "message"),
+    [("gzip", b"not gzip at all", "did not decode"), ("zstd", b"x", "zstd-encoded")],
+)
+def test_a_body_that_cannot_be_decoded_is_an_invalid_response(
+    raw_server: RawServer,
+    transport: Transport,
+    encoding: str,
+    body: bytes,
+    message: str,
+) -> None:
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    _, answer = send_and_answer(
+        raw_server, transport, chat_call(raw_server.url), head + body
+    )
+
+    with pytest.raises(errors.ProviderInvalidResponseError, match=message):
+        answer.read(1 << 20)
+    answer.close()
 
 
 def test_geventhttpclient_is_pinned_to_the_version_these_tests_cover() -> None:

@@ -20,10 +20,12 @@ import re
 import socket
 import ssl
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import brotli
 from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
 from geventhttpclient.response import (
     HTTPConnectionClosed,
@@ -164,6 +166,7 @@ class _PooledResponse(UpstreamResponse):
         return b"".join(parts)
 
     def iter_chunks(self) -> Iterator[bytes]:
+        decoder = _body_decoder(self.headers.get("content-encoding", ""))
         limit = "stall"
         try:
             while True:
@@ -171,6 +174,10 @@ class _PooledResponse(UpstreamResponse):
                 chunk = self._parsed.read_piece(wait)
                 if not chunk:
                     return
+                if decoder is not None:
+                    chunk = decoder(chunk)
+                    if not chunk:
+                        continue
                 yield chunk
         except Exception as exc:
             raise with_limit(map_transport_error(exc, "body"), limit) from exc
@@ -191,6 +198,28 @@ class _PooledResponse(UpstreamResponse):
             return remaining, "total"
 
         return self._timeouts.stall, "stall"
+
+
+def _body_decoder(encoding: str) -> Callable[[bytes], bytes] | None:
+    """A streaming decoder for a compressed body, None for an identity one.
+
+    The gateway asks for no compression (it sends no Accept-Encoding), but a proxy
+    in front of a provider may compress all the same; gzip, deflate and br are
+    decoded piece by piece, so a compressed stream is still relayed as it arrives.
+    Raises ProviderInvalidResponseError for an encoding it cannot decode.
+    """
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # wbits 47: a gzip or a zlib header, detected from the first bytes.
+        return zlib.decompressobj(wbits=47).decompress
+    if encoding == "br":
+        return brotli.Decompressor().process
+
+    raise ProviderInvalidResponseError(
+        f"the provider's response is {encoding}-encoded, which the gateway cannot read"
+    )
 
 
 class _Route:
@@ -353,6 +382,8 @@ def map_transport_error(exc: BaseException, phase: str) -> ProviderError:
         return ProviderConnectionError("the connection to the provider broke")
     if isinstance(exc, HTTPParseError):
         return ProviderInvalidResponseError("the provider's response was not HTTP")
+    if isinstance(exc, zlib.error | brotli.error):
+        return ProviderInvalidResponseError("the provider's response did not decode")
     if isinstance(exc, OSError) or (
         phase == "connect" and isinstance(exc, RuntimeError)
     ):
