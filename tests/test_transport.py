@@ -396,18 +396,22 @@ def compressed(encoding: str, data: bytes) -> bytes:
     return brotli.compress(data)
 
 
+def encoded_reply(encoding: str, body: bytes) -> bytes:
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
 def test_a_compressed_body_is_decoded(
     raw_server: RawServer, transport: Transport, encoding: str
 ) -> None:
     body = compressed(encoding, b'{"ok": true}' * 100)
-    head = (
-        f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
 
     _, answer = send_and_answer(
-        raw_server, transport, chat_call(raw_server.url), head + body
+        raw_server, transport, chat_call(raw_server.url), encoded_reply(encoding, body)
     )
 
     assert answer.read(1 << 20) == b'{"ok": true}' * 100
@@ -444,12 +448,8 @@ def test_a_body_that_cannot_be_decoded_is_an_invalid_response(
     body: bytes,
     message: str,
 ) -> None:
-    head = (
-        f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
     _, answer = send_and_answer(
-        raw_server, transport, chat_call(raw_server.url), head + body
+        raw_server, transport, chat_call(raw_server.url), encoded_reply(encoding, body)
     )
 
     with pytest.raises(errors.ProviderInvalidResponseError, match=message):
