@@ -13,30 +13,32 @@ reaches both, and prints the CPU time per call of each round:
     .venv/bin/python bench/client_cost.py [--calls 5000] [--rounds 3]
 """
 
+# ruff: noqa: E402 (gevent must patch the standard library before anything imports it)
+
 from __future__ import annotations
 
 from gevent import monkey
 
 monkey.patch_all()
 
-import argparse  # noqa: E402
-import resource  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
 
-import urllib3  # noqa: E402
+import urllib3
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "service")]
 
-from bench.harness.processes import ProcessGroups  # noqa: E402
-from bench.harness.upstreams import start_fast  # noqa: E402
-from gateway.providers.types import ProviderCall  # noqa: E402
-from gateway.routing.policy import Timeouts  # noqa: E402
-from gateway.transport import Transport  # noqa: E402
+from bench.harness.processes import ProcessGroups
+from bench.harness.upstreams import start_fast
+from gateway.providers.types import ProviderCall
+from gateway.routing.policy import Timeouts
+from gateway.transport import Transport
 
 BODY = (REPO / "bench" / "harness" / "payloads" / "request.json").read_bytes()
 HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer bench"}

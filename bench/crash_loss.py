@@ -49,6 +49,16 @@ def worker_pids(master: int) -> list[int]:
     return [int(pid) for pid in output.split()]
 
 
+def age_at_kill(answered: float, kills: list[float]) -> float:
+    """Seconds from an answer to the first kill after it, 0 if it came after all.
+
+    50 ms of slack: a client notes the time only after reading the answer, so an
+    answer the worker sent just before dying can be noted just after the kill.
+    """
+    later = [kill for kill in kills if kill >= answered - 0.05]
+    return max(0.0, min(later) - answered) if later else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -148,18 +158,10 @@ def main() -> None:
         f"({len(lost) / max(killed, 1):.1f} per kill; "
         f"one worker's 100 ms ~ {rate / 2 / 10:.0f})"
     )
-    if lost and killed_at:
-        behind = [
-            max(
-                0.0,
-                min(k for k in killed_at if k >= answered_at[r] - 0.05)
-                - answered_at[r],
-            )
-            for r in lost
-            if any(k >= answered_at[r] - 0.05 for k in killed_at)
-        ]
+    ages = [age_at_kill(answered_at[r], killed_at) for r in lost]
+    if ages:
         print(
-            f"oldest lost answer came {1000 * max(behind, default=0):.0f} ms "
+            f"oldest lost answer came {1000 * max(ages):.0f} ms "
             "before the kill that lost it"
         )
     print(f"rows written: {len(rows)}; logs in {workdir}")

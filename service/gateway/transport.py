@@ -22,6 +22,7 @@ import ssl
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -222,15 +223,14 @@ def _body_decoder(encoding: str) -> Callable[[bytes], bytes] | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
 class _Route:
-    """A provider URL, parsed once: its connection pool and its request target."""
+    """A provider URL, parsed once: its connection pool, its request target and the
+    value of its Host header."""
 
-    __slots__ = ("pool", "target", "host")
-
-    def __init__(self, pool: ConnectionPool, target: str, host: str) -> None:
-        self.pool = pool
-        self.target = target
-        self.host = host
+    pool: ConnectionPool
+    target: str
+    host: str
 
 
 class Transport:
@@ -384,12 +384,10 @@ def map_transport_error(exc: BaseException, phase: str) -> ProviderError:
         return ProviderInvalidResponseError("the provider's response was not HTTP")
     if isinstance(exc, zlib.error | brotli.error):
         return ProviderInvalidResponseError("the provider's response did not decode")
-    if isinstance(exc, OSError) or (
-        phase == "connect" and isinstance(exc, RuntimeError)
-    ):
+    if phase == "connect" and isinstance(exc, OSError | RuntimeError):
         # The pool raises RuntimeError when a host resolves to no address.
-        if phase == "connect":
-            return ProviderConnectionError("could not connect to the provider")
+        return ProviderConnectionError("could not connect to the provider")
+    if isinstance(exc, OSError):
         return ProviderConnectionError("the connection to the provider broke")
 
     raise exc

@@ -4,7 +4,7 @@ Requests hand their rows to ``RecordWriter.submit`` (an append to a deque: no I/
 lock, no wait). One real OS thread per worker process drains the deque every
 ``interval`` seconds and inserts everything pending in one transaction. Under gevent
 the thread must be a real one, not a greenlet, or SQLite's blocking calls would stall
-the worker's event loop; so the thread and its sleep are taken from the unpatched
+the worker's event loop; so the thread and its locks are taken from the unpatched
 standard library.
 
 ``close`` (called when the worker exits, including on SIGTERM) drains what is left,
@@ -56,11 +56,11 @@ class RecordWriter:
         self._path = database_path
         self._interval = interval
         self._pending: collections.deque[Row] = collections.deque()
-        self._start_thread, self._sleep, allocate_lock = real_threading()
+        self._start_thread, _, allocate_lock = real_threading()
         self._drain_lock = allocate_lock()
         self._stopped = allocate_lock()
-        # Held while running; the thread waits on it between drains, so releasing
-        # it in ``close`` wakes the thread at once instead of after ``interval``.
+        # Held while running; the thread waits on it (``_pause``), so releasing it
+        # in ``close`` wakes the thread at once instead of after its wait.
         self._wake = allocate_lock()
         self._running = False
         self._db: sqlite_utils.Database | None = None
@@ -104,8 +104,7 @@ class RecordWriter:
     def _run(self) -> None:
         try:
             while self._running:
-                if self._wake.acquire(timeout=self._interval):
-                    self._wake.release()
+                self._pause(self._interval)
                 self._drain_logging_errors()
         finally:
             self._stopped.release()
@@ -116,7 +115,12 @@ class RecordWriter:
         except Exception:
             # The rows stay queued and are retried on the next tick.
             logger.exception("writing request rows failed; will retry")
-            self._sleep(1.0)
+            self._pause(1.0)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or until ``close`` releases the wake lock."""
+        if self._wake.acquire(timeout=seconds):
+            self._wake.release()
 
     def _drain(self) -> None:
         with self._drain_lock:
